@@ -1,0 +1,50 @@
+"""Liveness and readiness endpoints, public (no login) for load balancers and systemd."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from calls import state
+
+
+@never_cache
+@login_not_required
+@require_GET
+def healthz(request):
+    """The process is alive and serving HTTP."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _check_redis() -> None:
+    state.get_sync().ping()
+
+
+@never_cache
+@login_not_required
+@require_GET
+def readyz(request):
+    """Database and Redis answer; 503 naming what failed otherwise."""
+    checks = {"database": _check_database, "redis": _check_redis}
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            check()
+        except Exception as exc:  # any failure means not ready; the message says which
+            results[name] = f"error: {exc.__class__.__name__}: {exc}"[:300]
+        else:
+            results[name] = "ok"
+    failing = [name for name, result in results.items() if result != "ok"]
+    body = {"status": "ok" if not failing else "unavailable", "checks": results}
+    if failing:
+        body["failing"] = failing
+    return JsonResponse(body, status=503 if failing else 200)

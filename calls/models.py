@@ -1,0 +1,154 @@
+"""What rtcsite stores in the database: profiles, rooms, calls and connection history.
+
+Live state (who is connected, who is in which room right now) lives in Redis
+(`calls.presence`, `calls.rooms`); the database holds what must outlast a process.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def new_room_id() -> str:
+    """128 random bits, URL-safe (22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
+def new_turn_key() -> str:
+    """An opaque per-user key for TURN usernames; says nothing about who the user is."""
+    return secrets.token_hex(12)
+
+
+class Profile(models.Model):
+    """Per-user settings that Django's User does not have."""
+
+    class CallsFrom(models.TextChoices):
+        EVERYONE = "everyone", "Everyone"
+        NOBODY = "nobody", "Nobody"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    display_name = models.CharField(max_length=80, blank=True)
+    turn_key = models.CharField(max_length=32, unique=True, default=new_turn_key, editable=False)
+    calls_from = models.CharField(max_length=16, choices=CallsFrom.choices, default=CallsFrom.EVERYONE)
+
+    def __str__(self) -> str:
+        return self.display_name or self.user.get_username()
+
+    @classmethod
+    def for_user(cls, user) -> Profile:
+        profile, _ = cls.objects.get_or_create(user=user)
+        return profile
+
+
+def display_name(user) -> str:
+    """The name shown for `user`: the profile's display name, else the username."""
+    try:
+        return user.profile.display_name or user.get_username()
+    except Profile.DoesNotExist:
+        return user.get_username()
+
+
+class Block(models.Model):
+    """`user` does not accept calls from `blocked`."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks")
+    blocked = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "blocked"], name="unique_block")]
+
+    def __str__(self) -> str:
+        return f"{self.user} blocks {self.blocked}"
+
+
+def default_max_peers() -> int:
+    return settings.ROOM_MAX_PEERS
+
+
+class Room(models.Model):
+    """A place peers meet. Its id is the unguessable part of the link."""
+
+    class Kind(models.TextChoices):
+        MEETING = "meeting", "Meeting (anyone with the link)"
+        DIRECT = "direct", "Direct call (listed participants only)"
+
+    id = models.CharField(primary_key=True, max_length=128, default=new_room_id, editable=False)
+    name = models.CharField(max_length=120)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_rooms")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MEETING)
+    locked = models.BooleanField(default=False, help_text="Only the owner and admitted users may join.")
+    max_peers = models.PositiveSmallIntegerField(default=default_max_peers)
+    # For direct rooms: the participants. For meetings: users admitted so far (they may
+    # come back after the room is locked).
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="rooms", blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Call(models.Model):
+    """A direct call from one user to another, and how it went."""
+
+    class State(models.TextChoices):
+        RINGING = "ringing"
+        ACCEPTED = "accepted"
+        ENDED = "ended"
+        DECLINED = "declined"
+        MISSED = "missed"
+        CANCELLED = "cancelled"
+        BUSY = "busy"
+
+    FINAL_STATES = frozenset({State.ENDED, State.DECLINED, State.MISSED, State.CANCELLED, State.BUSY})
+
+    caller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calls_made")
+    callee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calls_received")
+    room = models.ForeignKey(Room, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RINGING, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.caller} → {self.callee} ({self.state})"
+
+    @property
+    def duration(self):
+        """Talk time of an answered call (None when it was never answered or is still going)."""
+        if self.answered_at and self.ended_at:
+            return self.ended_at - self.answered_at
+        return None
+
+
+class PeerSession(models.Model):
+    """One signaling connection, from open to close. Written on connect and on close only."""
+
+    peer = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="peer_sessions")
+    node = models.CharField(max_length=200)
+    opened_at = models.DateTimeField(default=timezone.now, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=32, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    rooms = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+
+    def __str__(self) -> str:
+        return f"{self.peer} ({self.user})"

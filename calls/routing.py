@@ -1,0 +1,9 @@
+"""WebSocket routes."""
+
+from django.urls import path
+
+from calls.consumers import SignalingConsumer
+
+websocket_urlpatterns = [
+    path("ws/signal/", SignalingConsumer.as_asgi()),
+]

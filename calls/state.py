@@ -1,0 +1,56 @@
+"""Connections to the Redis that holds shared signaling state (presence, rooms, calls, tickets).
+
+State lives on the first REDIS_URL host (or the Sentinel master); further hosts only
+shard the channel layer. One asyncio client per event loop, one blocking client for views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+_sync_client: redis.Redis | None = None
+
+# Fail fast while Redis is away rather than hang a consumer or a view.
+_TIMEOUTS = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_interval": 30}
+
+
+def key(*parts: str) -> str:
+    """A key under REDIS_PREFIX, e.g. key("room", room_id) -> "rtc:room:<id>"."""
+    return ":".join((settings.REDIS_PREFIX, *parts))
+
+
+def _make(module):
+    if settings.REDIS_SENTINELS:
+        sentinel = module.Sentinel(settings.REDIS_SENTINELS, **_TIMEOUTS)
+        return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, password=settings.REDIS_PASSWORD, **_TIMEOUTS)
+    return module.Redis.from_url(settings.REDIS_URLS[0], password=settings.REDIS_PASSWORD, **_TIMEOUTS)
+
+
+def get_async() -> aioredis.Redis:
+    """The asyncio client for the running loop."""
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = _async_clients[loop] = _make(aioredis)
+    return client
+
+
+def get_sync() -> redis.Redis:
+    """The blocking client, for views and management commands."""
+    global _sync_client
+    if _sync_client is None:
+        _sync_client = _make(redis)
+    return _sync_client
+
+
+def reset() -> None:
+    """Forget cached clients (tests that point settings at another Redis)."""
+    global _sync_client
+    _async_clients.clear()
+    _sync_client = None

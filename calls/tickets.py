@@ -1,0 +1,27 @@
+"""One-time WebSocket tickets for clients that cannot send the session cookie.
+
+`POST /api/ws-ticket/` issues one; `/ws/signal/?ticket=T` redeems it. A ticket lives
+30 seconds and works once (GETDEL), so a leaked URL is worthless after use.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from calls import state
+
+TICKET_TTL = 30
+
+
+def issue(user_id: int) -> str:
+    ticket = secrets.token_urlsafe(24)
+    state.get_sync().set(state.key("ticket", ticket), str(user_id), ex=TICKET_TTL)
+    return ticket
+
+
+async def redeem(ticket: str) -> int | None:
+    """The user id the ticket was issued to, once; None when unknown, expired or used."""
+    if not ticket or len(ticket) > 64:
+        return None
+    value = await state.get_async().getdel(state.key("ticket", ticket))
+    return int(value) if value is not None else None

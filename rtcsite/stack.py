@@ -1,0 +1,427 @@
+"""Start and stop the processes rtcsite runs with: Redis, Coturn, daphne and nginx.
+
+One module serves `make run`, the local cluster, the tests and the benchmarks, so all of
+them start the real servers the same way. It imports nothing from Django, because it runs
+before settings can be loaded (REDIS_URL and TURN_* are only known once Redis and Coturn
+are up).
+
+Every process is started in its own session, waited for by probing the thing it serves
+(a socket accepting, a health URL answering), and stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+class StackError(RuntimeError):
+    """A server did not start; the message carries the end of its log."""
+
+
+def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
+    """A port the OS says is free now on `host`."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def free_port_pair(host: str = "127.0.0.1") -> int:
+    """A port free for both TCP and UDP (TURN listens on both)."""
+    for _ in range(50):
+        port = free_port(host)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.bind((host, port))
+        except OSError:
+            continue
+        return port
+    raise StackError("no free TCP+UDP port found")
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: Proc | None = None) -> None:
+    """Poll `check` until it is true; fail early if `proc` exits, and after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        if check():
+            return
+        if proc is not None and proc.popen.poll() is not None:
+            raise StackError(f"{proc.name} exited with {proc.popen.returncode} before {what}\n{proc.log_tail()}")
+        if time.monotonic() > deadline:
+            tail = proc.log_tail() if proc else ""
+            raise StackError(f"timed out after {timeout}s waiting for {what}\n{tail}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+
+
+def tcp_open(host: str, port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    return check
+
+
+def http_ok(url: str, host_header: str | None = None) -> Callable[[], bool]:
+    def check() -> bool:
+        request = urllib.request.Request(url, headers={"Host": host_header} if host_header else {})
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    return check
+
+
+@dataclass
+class Proc:
+    """A child process with its log file; stopped by PID (the whole process group)."""
+
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return f"--- last lines of {self.log_path} ---\n" + "\n".join(text)
+
+    def signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signum)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout` seconds; returns the exit code."""
+        if self.alive():
+            self.signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.popen.wait(5)
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        """SIGKILL at once, as a crash would."""
+        self.signal(signal.SIGKILL)
+        self.popen.wait(5)
+
+
+def spawn(
+    name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Proc:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+    popen = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=cwd or BASE_DIR,
+        start_new_session=True,
+    )
+    log.close()
+    return Proc(name, popen, log_path)
+
+
+def require(command: str, package: str) -> str:
+    path = shutil.which(command) or (f"/usr/sbin/{command}" if os.path.exists(f"/usr/sbin/{command}") else None)
+    if not path:
+        raise StackError(f"`{command}` not found: install the Debian package `{package}` (scripts/bootstrap.sh does)")
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Redis
+# ---------------------------------------------------------------------------
+@dataclass
+class Redis:
+    proc: Proc
+    url: str
+    port: int | None
+    workdir: Path
+    argv: list[str] = field(default_factory=list)
+
+    def restart(self, timeout: float = 15.0) -> None:
+        """Stop and start again on the same address, with an empty dataset (as a crash does)."""
+        self.proc.stop()
+        self.proc = spawn(self.proc.name, self.argv, self.proc.log_path.parent)
+        wait_until(self.ping, timeout, "redis to answer PING", self.proc)
+
+    def ping(self) -> bool:
+        try:
+            if self.port is None:
+                sock = socket.socket(socket.AF_UNIX)
+                sock.settimeout(0.5)
+                sock.connect(self.url.removeprefix("unix://"))
+            else:
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+            with sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+def start_redis(workdir: Path, *, port: int | None = None, unix: bool = False, name: str = "redis") -> Redis:
+    """A private Redis without persistence, on a loopback port (default: a free one) or a Unix socket."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [require("redis-server", "redis-server"), "--save", "", "--appendonly", "no", "--dir", str(workdir)]
+    if unix:
+        sock = workdir / f"{name}.sock"
+        with contextlib.suppress(FileNotFoundError):
+            sock.unlink()
+        argv += ["--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"]
+        url, port = f"unix://{sock}", None
+    else:
+        port = port or free_port()
+        argv += ["--port", str(port), "--bind", "127.0.0.1"]
+        url = f"redis://127.0.0.1:{port}/0"
+    proc = spawn(name, argv, workdir)
+    redis = Redis(proc, url, port, workdir, argv)
+    wait_until(redis.ping, 15, "redis to answer PING", proc)
+    return redis
+
+
+# ---------------------------------------------------------------------------
+# Coturn
+# ---------------------------------------------------------------------------
+@dataclass
+class Coturn:
+    proc: Proc
+    port: int
+    secret: str
+    realm: str
+    config: Path
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"turn:127.0.0.1:{self.port}?transport=udp", f"turn:127.0.0.1:{self.port}?transport=tcp"]
+
+
+def coturn_loopback_config(
+    port: int, secrets_: list[str], realm: str, min_port: int, max_port: int, log_file: Path
+) -> str:
+    """The loopback-only test configuration (see deploy/coturn/turnserver-loopback.conf)."""
+    lines = [
+        "# Generated by rtcsite.stack: loopback-only coturn for development and tests.",
+        "listening-ip=127.0.0.1",
+        "relay-ip=127.0.0.1",
+        f"listening-port={port}",
+        f"min-port={min_port}",
+        f"max-port={max_port}",
+        "use-auth-secret",
+        *(f"static-auth-secret={s}" for s in secrets_),
+        f"realm={realm}",
+        "fingerprint",
+        "no-tls",
+        "no-dtls",
+        "no-cli",
+        "no-multicast-peers",
+        "allow-loopback-peers",
+        "no-stdout-log",
+        f"log-file={log_file}",
+        "simple-log",
+        "user-quota=20",
+        "total-quota=200",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def start_coturn(
+    workdir: Path,
+    *,
+    secrets_: list[str] | None = None,
+    realm: str = "rtcsite.local",
+    port: int | None = None,
+    name: str = "coturn",
+) -> Coturn:
+    """A private coturn on 127.0.0.1 with the TURN REST API (use-auth-secret)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port_pair()
+    secrets_ = secrets_ or [secrets.token_urlsafe(32)]
+    # A relay range of its own per instance, so parallel instances do not collide.
+    base = 20000 + (port % 200) * 200
+    config = workdir / f"{name}.conf"
+    config.write_text(coturn_loopback_config(port, secrets_, realm, base, base + 199, workdir / f"{name}-turn.log"))
+    config.chmod(0o600)
+    proc = spawn(name, [require("turnserver", "coturn"), "-c", str(config)], workdir)
+    wait_until(tcp_open("127.0.0.1", port), 15, f"coturn to listen on {port}", proc)
+    return Coturn(proc, port, secrets_[0], realm, config)
+
+
+# ---------------------------------------------------------------------------
+# daphne
+# ---------------------------------------------------------------------------
+@dataclass
+class Daphne:
+    proc: Proc
+    port: int
+    env: dict[str, str]
+    argv: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def restart(self, timeout: float = 30.0) -> None:
+        self.proc.stop()
+        self.proc = spawn(self.proc.name, self.argv, self.proc.log_path.parent, self.env)
+        wait_until(http_ok(f"{self.url}/healthz"), timeout, f"{self.proc.name} /healthz", self.proc)
+
+
+def start_daphne(
+    workdir: Path, env: dict[str, str], *, port: int | None = None, name: str = "daphne", host: str = "127.0.0.1"
+) -> Daphne:
+    """One daphne process serving rtcsite, waited for until /healthz answers."""
+    port = port or free_port(host)
+    argv = [
+        PYTHON, "-m", "daphne",
+        "-b", host, "-p", str(port),
+        # WebSockets live as long as the call; the app's own heartbeat finds dead ones.
+        "--websocket_timeout", "-1",
+        "--proxy-headers",
+        "--server-name", "rtcsite",
+        "rtcsite.asgi:application",
+    ]  # fmt: skip
+    env = {"PYTHONUNBUFFERED": "1", "RTCSITE_NODE_NAME": name, **env}
+    proc = spawn(name, argv, workdir, env)
+    wait_until(http_ok(f"http://127.0.0.1:{port}/healthz"), 60, f"{name} /healthz", proc)
+    return Daphne(proc, port, env, argv)
+
+
+def manage(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, str(BASE_DIR / "manage.py"), *args], env={**os.environ, **env}, cwd=BASE_DIR, check=check
+    )
+
+
+# ---------------------------------------------------------------------------
+# `python -m rtcsite.stack run`: what `make run` does.
+# ---------------------------------------------------------------------------
+class Stack:
+    """Processes started together and stopped together, in reverse order."""
+
+    def __init__(self) -> None:
+        self.procs: list[Proc] = []
+
+    def add(self, proc: Proc) -> Proc:
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.procs.clear()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Stack]:
+        try:
+            yield self
+        finally:
+            self.stop()
+
+
+def _var_secret(var_dir: Path, name: str) -> str:
+    """A random secret kept under var/ (never committed), made on first use."""
+    path = var_dir / name
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(40))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make run", description="Serve rtcsite with private Redis and Coturn.")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    args = parser.parse_args(argv)
+
+    var_dir = Path(os.environ.get("RTCSITE_VAR_DIR", BASE_DIR / "var"))
+    env: dict[str, str] = {"RTCSITE_VAR_DIR": str(var_dir)}
+    env.setdefault("DJANGO_DEBUG", os.environ.get("DJANGO_DEBUG", "1"))
+    if not os.environ.get("DJANGO_SECRET_KEY"):
+        env["DJANGO_SECRET_KEY"] = _var_secret(var_dir, "secret_key")
+    stack = Stack()
+    with stack.running():
+        try:
+            if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_SENTINELS"):
+                redis = start_redis(var_dir, unix=True)
+                stack.add(redis.proc)
+                env["REDIS_URL"] = redis.url
+                print(f"redis:   private, {redis.url} (pid {redis.proc.pid})")
+            if not os.environ.get("TURN_URLS"):
+                coturn = start_coturn(var_dir, secrets_=[_var_secret(var_dir, "turn_secret")])
+                stack.add(coturn.proc)
+                env["TURN_SECRETS"] = coturn.secret
+                env["TURN_URLS"] = ",".join(coturn.urls)
+                print(f"coturn:  private, 127.0.0.1:{coturn.port} (pid {coturn.proc.pid})")
+            manage(["migrate", "--noinput", "-v", "0"], env)
+            daphne = start_daphne(var_dir, env, port=args.port, host=args.host, name="daphne")
+            stack.add(daphne.proc)
+        except (StackError, subprocess.CalledProcessError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"\nrtcsite is serving on http://{args.host}:{args.port}/"
+            f" (daphne pid {daphne.proc.pid}, log {daphne.proc.log_path})"
+        )
+        print("Create an admin with:  .venv/bin/python manage.py createsuperuser")
+        print("Stop with Ctrl-C.")
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+        try:
+            while not stopping and all(p.alive() for p in stack.procs):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        for proc in stack.procs:
+            if not proc.alive():
+                print(f"{proc.name} exited unexpectedly\n{proc.log_tail()}", file=sys.stderr)
+        print("\nstopping...")
+    return 0
+
+
+if __name__ == "__main__":
+    commands = {"run": run}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(f"usage: python -m rtcsite.stack {{{','.join(commands)}}} [options]", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(commands[sys.argv[1]](sys.argv[2:]))

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Prepare this checkout to run or test rtcsite on Debian 12 with Python 3.11.
+#
+#   scripts/bootstrap.sh run    # Debian packages for serving + .venv with requirements.txt
+#   scripts/bootstrap.sh test   # the same, plus chromium/nginx and requirements-dev.txt
+#
+# Idempotent and quick on a second run: Debian packages are installed only when a
+# command is missing, and pip runs only when the requirements files changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-run}
+python=${PYTHON:-python3.11}
+command -v "$python" >/dev/null 2>&1 || python=python3
+
+say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
+
+# ---- Debian packages -------------------------------------------------------
+# command name -> Debian package
+declare -A wanted=([redis-server]=redis-server [turnserver]=coturn [turnutils_uclient]=coturn)
+if [ "$mode" = test ]; then
+  wanted[chromium]=chromium
+  wanted[nginx]=nginx
+  wanted[openssl]=openssl
+fi
+missing=()
+for cmd in "${!wanted[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages: ${missing[*]}"
+    say "install them as root:  sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  # Keep apt from starting the packages' system services (we run private instances).
+  created_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  trap '[ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  for cmd in "${!wanted[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || { say "still missing after install: $cmd"; exit 1; }
+  done
+fi
+
+# ---- Python virtualenv -----------------------------------------------------
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $python"
+  "$python" -m venv .venv
+fi
+reqs=requirements.txt
+[ "$mode" = test ] && reqs=requirements-dev.txt
+stamp=.venv/.installed-$mode
+digest=$(cat requirements.txt "$reqs" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+  say "installing Python packages from $reqs"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$reqs"
+  echo "$digest" >"$stamp"
+fi

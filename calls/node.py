@@ -1,9 +1,168 @@
-"""This process as a node of the cluster (filled in by the signaling work)."""
+"""This daphne process as a node of the cluster.
+
+Every process renews a lease in Redis, watches its own connections' heartbeats, and
+reaps for everyone: peers of processes whose lease expired, and detached peers whose
+resume window closed, get their `peer-left` from whichever live process sees them first.
+It also notices a Redis restart (its lease vanished) or outage and then closes its
+sockets with 1012 so clients reconnect, resume and renegotiate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis.exceptions
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from calls import direct, presence, protocol, rooms
+from calls.models import PeerSession
+
+if TYPE_CHECKING:
+    from calls.consumers import SignalingConsumer
+
+logger = logging.getLogger("calls.node")
+
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+class Node:
+    """Process-wide state: the local connections and the maintenance loop."""
+
+    def __init__(self) -> None:
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.name = os.environ.get("RTCSITE_NODE_NAME", socket.gethostname())
+        self.connections: dict[str, SignalingConsumer] = {}
+        self.draining = False
+        self._task: asyncio.Task | None = None
+        self._had_lease = False
+        self._redis_down = False
+
+    # -- lifecycle ---------------------------------------------------------
+    def ensure_started(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="rtc-node")
+
+    @property
+    def interval(self) -> float:
+        return max(0.5, settings.SIGNALING_NODE_TTL / 4)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("node maintenance failed")
+            await asyncio.sleep(self.interval)
+
+    def info(self) -> dict[str, str]:
+        return {"name": self.name, "host": socket.gethostname(), "pid": str(os.getpid()), "started": str(_STARTED)}
+
+    async def tick(self) -> None:
+        """One maintenance round: lease, Redis-restart watch, last_seen, heartbeats, reaping."""
+        try:
+            existed = await presence.renew_node(self.id, self.info(), settings.SIGNALING_NODE_TTL)
+        except REDIS_ERRORS as exc:
+            if not self._redis_down:
+                logger.warning("redis unreachable", extra={"error": str(exc)})
+            self._redis_down = True
+            return
+        lost = self._redis_down or (self._had_lease and not existed)
+        self._had_lease, self._redis_down = True, False
+        if lost:
+            logger.warning("redis came back; asking %d clients to reconnect", len(self.connections))
+            await self.close_all(protocol.CloseCode.SERVICE_RESTART)
+        await self.check_heartbeats()
+        await presence.touch(self.collect_last_seen())
+        await self.reap()
+        await direct.sweep_ringing()
+
+    # -- local connections ---------------------------------------------------
+    def register(self, consumer: SignalingConsumer) -> None:
+        self.connections[consumer.channel_name] = consumer
+
+    def unregister(self, consumer: SignalingConsumer) -> None:
+        self.connections.pop(consumer.channel_name, None)
+
+    def collect_last_seen(self) -> dict[str, float]:
+        seen = {}
+        for consumer in self.connections.values():
+            if consumer.peer and consumer.last_seen_wall > consumer.last_seen_written:
+                seen[consumer.peer] = consumer.last_seen_wall
+                consumer.last_seen_written = consumer.last_seen_wall
+        return seen
+
+    async def check_heartbeats(self) -> None:
+        limit = time.monotonic() - settings.SIGNALING_HEARTBEAT
+        for consumer in list(self.connections.values()):
+            if consumer.last_frame < limit:
+                await consumer.server_close(protocol.CloseCode.TIMEOUT)
+
+    async def close_all(self, code: int) -> None:
+        await asyncio.gather(
+            *(consumer.server_close(code) for consumer in list(self.connections.values())), return_exceptions=True
+        )
+
+    # -- reaping ---------------------------------------------------------------
+    async def reap(self) -> None:
+        ttl = settings.SIGNALING_NODE_TTL
+        grace = settings.SIGNALING_RESUME_GRACE
+        for node, deadline in await presence.dead_nodes_with_deadlines():
+            if node != self.id:
+                # The process last renewed at deadline - ttl; its clients get the resume window from then.
+                count = await presence.reap_node(node, deadline - ttl + grace)
+                if count:
+                    logger.info("reaped dead node", extra={"node": node, "peers": count})
+        for peer in await presence.expired_detached():
+            await remove_and_announce(peer, None)
+
+
+async def remove_and_announce(peer: str, reason: protocol.LeaveReason | None, conn: str = "") -> list[str]:
+    """Remove `peer` everywhere and tell its rooms (only the caller that removed it announces)."""
+    result = await presence.remove(peer, conn)
+    if result is None:
+        return []
+    stored_reason, room_ids = result
+    reason = reason or protocol.LeaveReason(stored_reason or "disconnect")
+    await announce_left(peer, room_ids, reason)
+    await close_session(peer, str(reason), room_ids)
+    return room_ids
+
+
+async def announce_left(peer: str, room_ids: list[str], reason: protocol.LeaveReason) -> None:
+    layer = get_channel_layer()
+    for room_id in room_ids:
+        text = protocol.encode(protocol.peer_left_frame(room_id, peer, reason))
+        await layer.group_send(rooms.group(room_id), {"type": "peer.left", "room": room_id, "peer": peer, "text": text})
+
+
+@database_sync_to_async
+def close_session(peer: str, reason: str, room_ids: list[str]) -> None:
+    sessions = PeerSession.objects.filter(peer=peer, closed_at=None)
+    changes: dict[str, Any] = {"closed_at": timezone.now(), "close_reason": reason[:32]}
+    if room_ids:
+        changes["rooms"] = sorted(room_ids)
+    sessions.update(**changes)
+
+
+_STARTED = int(time.time())
+node = Node()
 
 
 class NodeLifecycle:
-    def __init__(self, app) -> None:
+    """ASGI wrapper that starts this process's node loop with the first connection or request."""
+
+    def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send):
+        node.ensure_started()
         return await self.app(scope, receive, send)

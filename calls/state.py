@@ -54,3 +54,12 @@ def reset() -> None:
     global _sync_client
     _async_clients.clear()
     _sync_client = None
+
+
+def script(client, source: str):
+    """A registered Lua script for `client` (EVALSHA, falling back to EVAL once after a restart)."""
+    cache = client.__dict__.setdefault("_rtc_scripts", {})
+    registered = cache.get(source)
+    if registered is None:
+        registered = cache[source] = client.register_script(source)
+    return registered

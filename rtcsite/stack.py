@@ -316,7 +316,6 @@ def start_daphne(
         "-b", host, "-p", str(port),
         # WebSockets live as long as the call; the app's own heartbeat finds dead ones.
         "--websocket_timeout", "-1",
-        "--proxy-headers",
         "--server-name", "rtcsite",
         "rtcsite.asgi:application",
     ]  # fmt: skip

@@ -1,0 +1,188 @@
+"""Direct calls: the server-side state machine behind `call`, `accept`, `decline`, `cancel`, `hangup`.
+
+    ringing -> accepted -> ended
+    ringing -> declined | missed | cancelled
+    (placed while the callee is busy) -> busy
+
+The database row (calls.models.Call) is the record; every transition is a conditional
+UPDATE, so two tabs or two processes racing on one call cannot both win. Each transition
+is announced as a `call-state` frame to every connection of both users (their user
+groups, on every process). Ring deadlines live in Redis and any live process sweeps them,
+so a call still goes `missed` if the process that placed it dies.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from calls import protocol, rooms, state
+from calls.models import Block, Call, Profile, Room, display_name
+from calls.protocol import ErrorCode, ProtocolError
+
+if TYPE_CHECKING:
+    from calls.consumers import SignalingConsumer
+
+State = Call.State
+
+
+def ringing_key() -> str:
+    return state.key("ringing")
+
+
+def _user(user) -> dict:
+    return protocol.user_info(user.pk, user.get_username(), display_name(user))
+
+
+def describe(call: Call) -> dict:
+    """The `call` object of call-state and incoming-call frames."""
+    return {
+        "id": str(call.pk),
+        "state": call.state,
+        "caller": _user(call.caller),
+        "callee": _user(call.callee),
+        "room": call.room_id,
+        "created_at": call.created_at.isoformat(),
+        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+        "ring_timeout": settings.CALL_RING_TIMEOUT,
+    }
+
+
+def _load(call_id: str | int) -> Call | None:
+    return Call.objects.select_related("caller__profile", "callee__profile").filter(pk=call_id).first()
+
+
+def _busy(user) -> bool:
+    """In an accepted call whose room still has a live peer."""
+    active = Call.objects.filter(Q(caller=user) | Q(callee=user), state=State.ACCEPTED).exclude(room=None)
+    room_ids = list(active.values_list("room_id", flat=True)[:20])
+    return any(count for count in rooms.live_counts(room_ids).values())
+
+
+@database_sync_to_async
+def place(caller, username: str, ref: protocol.Ref) -> Call:
+    """Create a call (ringing, or busy) after checking the callee accepts calls from the caller."""
+    callee = get_user_model().objects.filter(username=username, is_active=True).first()
+    if callee is None or callee.pk == caller.pk:
+        raise ProtocolError(ErrorCode.USER_NOT_FOUND, "no such user to call", ref)
+    if (
+        Profile.for_user(callee).calls_from == Profile.CallsFrom.NOBODY
+        or Block.objects.filter(user=callee, blocked=caller).exists()
+    ):
+        raise ProtocolError(ErrorCode.FORBIDDEN, "this user does not accept your calls", ref)
+    attempts_key = state.key("ring-attempts", str(caller.pk))
+    redis = state.get_sync()
+    attempts = redis.incr(attempts_key)
+    if attempts == 1:
+        redis.expire(attempts_key, 60)
+    if attempts > settings.CALL_RING_LIMIT:
+        raise ProtocolError(ErrorCode.RATE_LIMITED, "too many calls in a minute; wait a little", ref)
+    if _busy(callee):
+        return Call.objects.create(caller=caller, callee=callee, state=State.BUSY, ended_at=timezone.now())
+    with transaction.atomic():
+        room = Room.objects.create(
+            name=f"{display_name(caller)} and {display_name(callee)}", owner=caller, kind=Room.Kind.DIRECT, max_peers=2
+        )
+        room.members.add(caller, callee)
+        call = Call.objects.create(caller=caller, callee=callee, room=room)
+    redis.zadd(ringing_key(), {str(call.pk): time.time() + settings.CALL_RING_TIMEOUT})
+    return _load(call.pk)
+
+
+# action -> (who may do it, state it requires, state it leads to)
+_TRANSITIONS = {
+    "accept": ("callee", State.RINGING, State.ACCEPTED),
+    "decline": ("callee", State.RINGING, State.DECLINED),
+    "cancel": ("caller", State.RINGING, State.CANCELLED),
+}
+
+
+@database_sync_to_async
+def act(user, action: str, call_id: str, ref: protocol.Ref) -> Call:
+    """Apply accept/decline/cancel/hangup by `user`, or raise call_not_found / forbidden / invalid_state."""
+    call = _load(call_id)
+    if call is None or user.pk not in (call.caller_id, call.callee_id):
+        raise ProtocolError(ErrorCode.CALL_NOT_FOUND, "no such call", ref)
+    now = timezone.now()
+    if action == "hangup":
+        if call.state == State.RINGING:
+            action = "cancel" if user.pk == call.caller_id else "decline"
+        else:
+            changes = {"state": State.ENDED, "ended_at": now, "ended_by": user}
+            return _transition(call, State.ACCEPTED, changes, ref)
+    role, required, target = _TRANSITIONS[action]
+    if getattr(call, f"{role}_id") != user.pk:
+        raise ProtocolError(ErrorCode.FORBIDDEN, f"only the {role} may {action} this call", ref)
+    changes = {"state": target}
+    if target == State.ACCEPTED:
+        changes["answered_at"] = now
+    else:
+        changes.update(ended_at=now, ended_by=user)
+    return _transition(call, required, changes, ref)
+
+
+def _transition(call: Call, required: str, changes: dict, ref: protocol.Ref) -> Call:
+    if not Call.objects.filter(pk=call.pk, state=required).update(**changes):
+        raise ProtocolError(ErrorCode.INVALID_STATE, f"the call is not {required}", ref)
+    state.get_sync().zrem(ringing_key(), str(call.pk))
+    return _load(call.pk)
+
+
+@database_sync_to_async
+def miss(call_id: str) -> Call | None:
+    """Ringing for too long: missed (None if it was answered, declined or cancelled meanwhile)."""
+    if not Call.objects.filter(pk=call_id, state=State.RINGING).update(state=State.MISSED, ended_at=timezone.now()):
+        return None
+    return _load(call_id)
+
+
+async def announce(call: Call, by_peer: str | None = None, skip: str = "") -> None:
+    """Tell every connection of both users (but `skip`, which was answered directly).
+
+    A new ringing call also rings every tab of the callee.
+    """
+    layer = get_channel_layer()
+    info = describe(call)
+    if by_peer:
+        info["by_peer"] = by_peer
+    text = protocol.encode(protocol.call_state_frame(info))
+    for uid in {call.caller_id, call.callee_id}:
+        await layer.group_send(rooms.user_group(uid), {"type": "user.event", "text": text, "skip": skip})
+    if call.state == State.RINGING:
+        ring = protocol.encode(protocol.incoming_call_frame(info))
+        await layer.group_send(rooms.user_group(call.callee_id), {"type": "user.event", "text": ring, "skip": ""})
+
+
+async def handle(consumer: SignalingConsumer, frame: protocol.PlaceCall | protocol.CallAction) -> None:
+    """Entry point from the consumer for call frames."""
+    if isinstance(frame, protocol.PlaceCall):
+        call = await place(consumer.user, frame.user, frame.id)
+    else:
+        call = await act(consumer.user, frame.action, frame.call, frame.id)
+    # The requesting connection gets the state with its ref; the user groups carry it everywhere.
+    await consumer.send_frame(protocol.call_state_frame({**describe(call), "by_peer": consumer.peer}, frame.id))
+    await announce(call, by_peer=consumer.peer, skip=consumer.channel_name)
+
+
+async def sweep_ringing() -> int:
+    """Mark calls whose ring deadline passed as missed; any live process may do it, one wins each."""
+    r = state.get_async()
+    due = await r.zrangebyscore(ringing_key(), "-inf", time.time(), start=0, num=200)
+    count = 0
+    for raw in due:
+        if not await r.zrem(ringing_key(), raw):
+            continue  # another process took it
+        call = await miss(raw.decode())
+        if call is not None:
+            await announce(call)
+            count += 1
+    return count

@@ -1,0 +1,126 @@
+"""Rooms: who may enter (database) and who is in one right now (Redis).
+
+Membership lives in Redis, one hash per room (peer id -> user JSON), so every daphne
+process sees the same peer list and it outlives any one process. Joining is one Lua
+script: the capacity check, the insert and the snapshot of the others are atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from calls import state
+from calls.models import Room
+from calls.protocol import ErrorCode, ProtocolError, Ref
+
+
+def group(room_id: str) -> str:
+    """The channel-layer group of a room (group names are limited to 100 characters)."""
+    if len(room_id) <= 90:
+        return f"r.{room_id}"
+    return "r." + hashlib.sha256(room_id.encode()).hexdigest()[:40]
+
+
+def peer_group(peer: str) -> str:
+    """The group a peer's current connection listens on, so `to` frames survive a resume."""
+    return f"p.{peer}"
+
+
+def user_group(user_id: int) -> str:
+    """Every connection of one user: call notifications, 'disconnect all of a user'."""
+    return f"u.{user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    room_id: str
+    max_peers: int
+    kind: str
+
+
+def admit(user, room_id: str, ref: Ref = None) -> Admission:
+    """May `user` enter `room_id`? Raises room_not_found / forbidden; records admission to meetings.
+
+    Direct rooms admit only their listed members. A locked meeting admits its owner and
+    users admitted before it was locked.
+    """
+    room = Room.objects.filter(pk=room_id).only("id", "kind", "locked", "owner_id", "max_peers").first()
+    if room is None:
+        raise ProtocolError(ErrorCode.ROOM_NOT_FOUND, "no room has that id", ref)
+    is_member = room.owner_id == user.pk or room.members.filter(pk=user.pk).exists()
+    if room.kind == Room.Kind.DIRECT or room.locked:
+        if not is_member:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "you may not enter this room", ref)
+    elif not is_member:
+        with transaction.atomic():
+            room.members.add(user)
+    return Admission(room.pk, room.max_peers, room.kind)
+
+
+_JOIN = """
+local room, peers = KEYS[1], KEYS[2]
+local peer, user, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('HEXISTS', room, peer) == 0 then
+  if redis.call('HLEN', room) >= max then return false end
+  redis.call('HSET', room, peer, user)
+  redis.call('SADD', peers, ARGV[4])
+end
+return redis.call('HGETALL', room)
+"""
+
+_LEAVE = """
+local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return removed
+"""
+
+
+def members_key(room_id: str) -> str:
+    return state.key("room", room_id)
+
+
+def peer_rooms_key(peer: str) -> str:
+    return state.key("peer", peer, "rooms")
+
+
+async def join(room_id: str, peer: str, user_json: str, max_peers: int) -> dict[str, str] | None:
+    """Add `peer` to the room; the members (peer -> user JSON) including it, or None when full."""
+    r = state.get_async()
+    script = state.script(r, _JOIN)
+    result = await script(keys=[members_key(room_id), peer_rooms_key(peer)], args=[peer, user_json, max_peers, room_id])
+    if not result:
+        return None
+    it = iter(result)
+    return {k.decode(): v.decode() for k, v in zip(it, it, strict=True)}
+
+
+async def leave(room_id: str, peer: str) -> bool:
+    """Remove `peer` from the room; True when it was there."""
+    r = state.get_async()
+    script = state.script(r, _LEAVE)
+    return bool(await script(keys=[members_key(room_id), peer_rooms_key(peer)], args=[peer, room_id]))
+
+
+async def amembers(room_id: str) -> dict[str, str]:
+    """Live members of a room (peer -> user JSON), from a consumer."""
+    raw = await state.get_async().hgetall(members_key(room_id))
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def members(room_id: str) -> dict[str, str]:
+    """Live members of a room (peer -> user JSON), for views and the API."""
+    raw = state.get_sync().hgetall(members_key(room_id))
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def live_counts(room_ids: list[str]) -> dict[str, int]:
+    """Live peer count per room, in one round trip."""
+    if not room_ids:
+        return {}
+    pipe = state.get_sync().pipeline(transaction=False)
+    for room_id in room_ids:
+        pipe.hlen(members_key(room_id))
+    return dict(zip(room_ids, pipe.execute(), strict=True))

@@ -67,6 +67,10 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        # autobahn accepts only a plain int, not an IntEnum member
+        await super().close(int(code) if code is not None else None, reason)
+
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=protocol.encode(frame))
 

@@ -35,3 +35,22 @@ def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def eventually(check, timeout: float = 10.0, what: str = "condition"):
+    """Await `check()` (a sync callable run in a thread) until it returns something truthy."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.02
+    while True:
+        result = await sync_to_async(check)()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)

@@ -34,7 +34,10 @@ class Peer:
         url = f"{base_url}/ws/signal/" + (f"?{query}" if query else "")
         ws = await connect(url, additional_headers=headers, origin=origin, open_timeout=10, max_size=2**22)
         peer = cls(ws, None)
-        first = await peer.recv()
+        try:
+            first = await peer.recv()
+        except ConnectionClosed:
+            return peer  # closed before hello (e.g. 4401); `closed()` gives the code
         if first.get("type") == "hello":
             peer.hello = first
         else:

@@ -1,0 +1,142 @@
+"""Protocol tables: every client frame type, valid and invalid, through calls.protocol.parse."""
+
+import json
+
+import pytest
+
+from calls import protocol
+from calls.protocol import ErrorCode, ProtocolError
+
+ROOM = "abcDEF123_-"
+SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"
+CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
+
+VALID = [
+    ({"type": "join", "room": ROOM}, protocol.Join, {"room": ROOM}),
+    ({"type": "join", "room": ROOM, "id": "j1"}, protocol.Join, {"id": "j1"}),
+    ({"type": "leave", "room": ROOM, "id": 7}, protocol.Leave, {"room": ROOM, "id": 7}),
+    ({"type": "ping"}, protocol.Ping, {}),
+    (
+        {"type": "offer", "room": ROOM, "payload": {"type": "offer", "sdp": SDP}},
+        protocol.Relay,
+        {"kind": "offer", "to": None},
+    ),
+    (
+        {"type": "answer", "room": ROOM, "to": "peerA", "payload": {"type": "answer", "sdp": SDP}},
+        protocol.Relay,
+        {"kind": "answer", "to": "peerA"},
+    ),
+    ({"type": "candidate", "room": ROOM, "payload": CANDIDATE}, protocol.Relay, {"payload": CANDIDATE}),
+    (
+        {"type": "candidate", "room": ROOM, "payload": {**CANDIDATE, "usernameFragment": "abcd"}},
+        protocol.Relay,
+        {"kind": "candidate"},
+    ),
+    ({"type": "candidate", "room": ROOM, "payload": None}, protocol.Relay, {"payload": None}),
+    (
+        {"type": "candidate", "room": ROOM, "payload": {"candidate": "", "sdpMid": None, "sdpMLineIndex": None}},
+        protocol.Relay,
+        {"kind": "candidate"},
+    ),
+    # Server-set fields are ignored when a client sends them.
+    (
+        {"type": "offer", "room": ROOM, "from": "spoof", "user": {"id": 1}, "payload": {"type": "offer", "sdp": SDP}},
+        protocol.Relay,
+        {"kind": "offer"},
+    ),
+    ({"type": "call", "user": "bob"}, protocol.PlaceCall, {"user": "bob"}),
+    ({"type": "accept", "call": "12"}, protocol.CallAction, {"action": "accept", "call": "12"}),
+    ({"type": "hangup", "call": 12}, protocol.CallAction, {"action": "hangup", "call": "12"}),
+    ({"type": "decline", "call": "3"}, protocol.CallAction, {"action": "decline"}),
+    ({"type": "cancel", "call": "3"}, protocol.CallAction, {"action": "cancel"}),
+]
+
+
+@pytest.mark.parametrize(("data", "cls", "fields"), VALID)
+def test_valid_frames_parse(data, cls, fields):
+    frame = protocol.parse(json.dumps(data))
+    assert isinstance(frame, cls)
+    for name, value in fields.items():
+        assert getattr(frame, name) == value
+
+
+INVALID = [
+    ("not json", ErrorCode.BAD_JSON, None),
+    ("[1, 2]", ErrorCode.BAD_JSON, None),
+    ('"text"', ErrorCode.BAD_JSON, None),
+    ({"room": ROOM}, ErrorCode.BAD_FRAME, None),
+    ({"type": 5}, ErrorCode.BAD_FRAME, None),
+    ({"type": "dance", "id": "x"}, ErrorCode.UNKNOWN_TYPE, "x"),
+    ({"type": "join", "id": 3}, ErrorCode.BAD_FRAME, 3),
+    ({"type": "join", "room": "has space"}, ErrorCode.BAD_FRAME, None),
+    ({"type": "join", "room": "x" * 129}, ErrorCode.BAD_FRAME, None),
+    ({"type": "join", "room": ""}, ErrorCode.BAD_FRAME, None),
+    ({"type": "join", "room": ROOM, "id": {"a": 1}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "join", "room": ROOM, "id": "x" * 65}, ErrorCode.BAD_FRAME, None),
+    ({"type": "join", "room": ROOM, "id": True}, ErrorCode.BAD_FRAME, None),
+    ({"type": "offer", "room": ROOM, "id": 1}, ErrorCode.BAD_FRAME, 1),
+    ({"type": "offer", "room": ROOM, "payload": {"type": "answer", "sdp": SDP}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "offer", "room": ROOM, "payload": {"type": "offer", "sdp": ""}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "offer", "room": ROOM, "payload": {"type": "offer", "sdp": 5}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "offer", "room": ROOM, "payload": {"type": "offer", "sdp": SDP, "x": 1}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "offer", "room": ROOM, "payload": "sdp"}, ErrorCode.BAD_FRAME, None),
+    (
+        {"type": "answer", "room": ROOM, "to": "bad peer", "payload": {"type": "answer", "sdp": SDP}},
+        ErrorCode.BAD_FRAME,
+        None,
+    ),
+    ({"type": "candidate", "room": ROOM, "payload": {"sdpMid": "0"}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "candidate", "room": ROOM, "payload": {**CANDIDATE, "extra": 1}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "candidate", "room": ROOM, "payload": {**CANDIDATE, "sdpMLineIndex": "0"}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "candidate", "room": ROOM, "payload": {**CANDIDATE, "sdpMLineIndex": True}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "candidate", "room": ROOM, "payload": {**CANDIDATE, "candidate": 1}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "candidate", "room": ROOM, "payload": [1]}, ErrorCode.BAD_FRAME, None),
+    ({"type": "call"}, ErrorCode.BAD_FRAME, None),
+    ({"type": "call", "user": ""}, ErrorCode.BAD_FRAME, None),
+    ({"type": "accept", "call": "abc"}, ErrorCode.BAD_FRAME, None),
+    ({"type": "accept", "call": -1}, ErrorCode.BAD_FRAME, None),
+    ({"type": "accept"}, ErrorCode.BAD_FRAME, None),
+]
+
+
+@pytest.mark.parametrize(("data", "code", "ref"), INVALID)
+def test_invalid_frames_are_refused_with_a_code(data, code, ref):
+    text = data if isinstance(data, str) else json.dumps(data)
+    with pytest.raises(ProtocolError) as raised:
+        protocol.parse(text)
+    assert raised.value.code == code
+    assert raised.value.ref == ref
+    frame = protocol.error_frame(raised.value.code, raised.value.message, raised.value.ref)
+    assert frame["type"] == "error" and frame["code"] == code.value and frame["message"]
+    assert frame.get("ref") == ref
+
+
+def test_every_client_frame_type_is_covered_by_the_tables():
+    covered = {data["type"] for data, _, _ in VALID}
+    assert covered == set(protocol.CLIENT_FRAMES)
+
+
+def test_relay_frame_sets_server_fields():
+    user = protocol.user_info(1, "alice", "Alice")
+    frame = protocol.relay_frame("offer", ROOM, "peerA", user, {"type": "offer", "sdp": SDP})
+    assert json.loads(protocol.encode(frame)) == {
+        "type": "offer",
+        "room": ROOM,
+        "from": "peerA",
+        "user": user,
+        "payload": {"type": "offer", "sdp": SDP},
+    }
+
+
+def test_room_id_check():
+    assert protocol.room_id_valid("A-b_9")
+    assert not protocol.room_id_valid("a/b")
+    assert not protocol.room_id_valid("x" * 129)
+    assert not protocol.room_id_valid(None)
+
+
+def test_final_and_retryable_close_codes():
+    assert protocol.CloseCode.UNAUTHENTICATED in protocol.FINAL_CLOSE_CODES
+    assert protocol.CloseCode.ABUSE in protocol.FINAL_CLOSE_CODES
+    assert protocol.CloseCode.TIMEOUT not in protocol.FINAL_CLOSE_CODES
+    assert protocol.CloseCode.SERVICE_RESTART not in protocol.FINAL_CLOSE_CODES

@@ -80,6 +80,9 @@ class Node:
         if lost:
             logger.warning("redis came back; asking %d clients to reconnect", len(self.connections))
             await self.close_all(protocol.CloseCode.SERVICE_RESTART)
+            # Drop the channel layer's pub/sub connections too: they may still be the dead
+            # ones, and every local subscription belonged to a connection just closed.
+            await get_channel_layer().flush()
         await self.check_heartbeats()
         await presence.touch(self.collect_last_seen())
         await self.reap()
@@ -107,9 +110,11 @@ class Node:
                 await consumer.server_close(protocol.CloseCode.TIMEOUT)
 
     async def close_all(self, code: int) -> None:
-        await asyncio.gather(
-            *(consumer.server_close(code) for consumer in list(self.connections.values())), return_exceptions=True
-        )
+        consumers = list(self.connections.values())
+        results = await asyncio.gather(*(consumer.server_close(code) for consumer in consumers), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                logger.error("closing a connection failed", exc_info=result)
 
     # -- reaping ---------------------------------------------------------------
     async def reap(self) -> None:

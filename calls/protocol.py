@@ -48,11 +48,15 @@ class ErrorCode(StrEnum):
 
 
 class CloseCode(IntEnum):
-    """WebSocket close codes the server uses. Final ones tell a client not to reconnect by itself."""
+    """WebSocket close codes the server uses. Final ones tell a client not to reconnect by itself.
 
-    GOING_AWAY = 1001  # retryable: the server is shutting down
-    SERVICE_RESTART = 1012  # retryable: reconnect (and resume) now
-    TRY_AGAIN_LATER = 1013  # retryable: this process is full, back off
+    daphne's WebSocket library (autobahn) lets a server send only 1000 and 3000-4999, so the
+    standard 1001/1012/1013 are sent as 4000 + that code. Clients treat both forms alike.
+    """
+
+    GOING_AWAY = 4001  # retryable (1001): this process is shutting down; reconnect elsewhere
+    SERVICE_RESTART = 4012  # retryable (1012): reconnect (and resume) now
+    TRY_AGAIN_LATER = 4013  # retryable (1013): this process is full; back off
     UNAUTHENTICATED = 4401  # final: no logged-in user, or a bad/used ticket
     FORBIDDEN = 4403  # final: kicked by an administrator
     TIMEOUT = 4408  # retryable: silent for longer than the heartbeat window

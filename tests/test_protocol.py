@@ -140,3 +140,9 @@ def test_final_and_retryable_close_codes():
     assert protocol.CloseCode.ABUSE in protocol.FINAL_CLOSE_CODES
     assert protocol.CloseCode.TIMEOUT not in protocol.FINAL_CLOSE_CODES
     assert protocol.CloseCode.SERVICE_RESTART not in protocol.FINAL_CLOSE_CODES
+
+
+def test_retryable_codes_are_ones_daphne_can_send():
+    # autobahn refuses to send anything but 1000 and 3000-4999 from a server
+    for code in protocol.CloseCode:
+        assert code == 1000 or 3000 <= code <= 4999

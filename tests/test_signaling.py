@@ -157,6 +157,7 @@ async def test_to_reaches_only_its_target_and_other_rooms_see_nothing(cluster, u
     d = await connect(cluster[1], cd)
     for peer in (a, b, c):
         assert (await peer.join(room.id))["type"] == "joined"
+    await a.recv_type("peer-joined", peer=c.peer)  # a client learns whom to address from peer-joined
     assert (await d.join(other.id))["type"] == "joined"
     await a.send(type="offer", room=room.id, to=c.peer, payload={"type": "offer", "sdp": SDP})
     assert (await c.recv_type("offer"))["from"] == a.peer

@@ -1,0 +1,134 @@
+"""Failures of real processes: a daphne process killed, Redis restarted, a client gone silent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from calls.models import Room
+from rtcsite import stack
+from tests.servers import server_env
+from tests.test_signaling import CANDIDATE, SDP, make_user
+from tests.wsclient import Peer
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def room(db):
+    owner, _ = make_user("owner")
+    return Room.objects.create(name="Standup", owner=owner)
+
+
+async def test_killed_process_peers_leave_within_30s_with_default_timings(daphne_factory, room):
+    """SIGKILL: no websocket_disconnect runs; the survivors' process reaps the dead lease."""
+    _, ca = await sync_to_async(make_user)("alice")
+    _, cb = await sync_to_async(make_user)("bob")
+    survivor, doomed = daphne_factory("survivor"), daphne_factory("doomed")
+    a = await Peer.connect(survivor.ws_url, ca)
+    b = await Peer.connect(doomed.ws_url, cb)
+    await a.join(room.id)
+    await b.join(room.id)
+    await a.recv_type("peer-joined")
+    loop = asyncio.get_running_loop()
+    killed_at = loop.time()
+    doomed.proc.kill()
+    left = await a.recv_type("peer-left", timeout=30)
+    elapsed = loop.time() - killed_at
+    assert left["peer"] == b.peer and left["reason"] == "disconnect"
+    assert elapsed <= 30
+    print(f"peer-left {elapsed:.1f}s after SIGKILL")
+    # the room is usable again: the departed peer's slot is free
+    rejoin = await Peer.connect(survivor.ws_url, cb)
+    assert (await rejoin.join(room.id))["peers"] == [{"peer": a.peer, "user": a.hello["user"]}]
+    await a.close()
+    await rejoin.close()
+
+
+async def test_client_of_a_killed_process_resumes_on_another_without_churn(daphne_factory, room):
+    _, ca = await sync_to_async(make_user)("alice")
+    _, cb = await sync_to_async(make_user)("bob")
+    survivor = daphne_factory("survivor", SIGNALING_NODE_TTL="3", SIGNALING_RESUME_GRACE="5")
+    doomed = daphne_factory("doomed", SIGNALING_NODE_TTL="3", SIGNALING_RESUME_GRACE="5")
+    a = await Peer.connect(survivor.ws_url, ca)
+    b = await Peer.connect(doomed.ws_url, cb)
+    await a.join(room.id)
+    await b.join(room.id)
+    await a.recv_type("peer-joined")
+    doomed.proc.kill()
+    assert await b.closed() == 1006
+    back = await Peer.connect(survivor.ws_url, cb, query=f"resume={b.hello['resume']}")
+    assert back.hello["resumed"] is True and back.peer == b.peer and back.hello["rooms"] == [room.id]
+    await back.send(type="offer", room=room.id, to=a.peer, payload={"type": "offer", "sdp": SDP})
+    assert (await a.recv_type("offer"))["from"] == b.peer
+    # well past the dead lease and the grace window: still no churn
+    assert await a.nothing_for(9, "peer-left", "peer-joined") == []
+    await a.close()
+    await back.close()
+
+
+async def test_silent_connection_is_closed_4408_and_peers_see_timeout(daphne_factory, room):
+    _, ca = await sync_to_async(make_user)("alice")
+    _, cb = await sync_to_async(make_user)("bob")
+    node = daphne_factory("hb", SIGNALING_HEARTBEAT="2", SIGNALING_NODE_TTL="2", SIGNALING_RESUME_GRACE="1")
+    a = await Peer.connect(node.ws_url, ca)
+    b = await Peer.connect(node.ws_url, cb)
+    assert a.hello["heartbeat"] == 2
+    await a.join(room.id)
+    await b.join(room.id)
+    # a keeps pinging; b stays silent
+    pinger_done = asyncio.Event()
+
+    async def keep_alive():
+        while not pinger_done.is_set():
+            await a.send(type="ping")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(pinger_done.wait(), 0.5)
+
+    task = asyncio.create_task(keep_alive())
+    try:
+        assert await b.closed(timeout=10) == 4408
+        left = await a.recv_type("peer-left", timeout=10)
+        assert left["peer"] == b.peer and left["reason"] == "timeout"
+    finally:
+        pinger_done.set()
+        await task
+    await a.close()
+
+
+async def test_redis_restart_closes_sockets_4012_and_clients_recover(tmp_path, daphne_factory, room):
+    """Frames are at most once: after Redis restarts, every process asks its clients to reconnect (4012)."""
+    redis = stack.start_redis(tmp_path / "redis")
+    try:
+        env = server_env(redis, tmp_path, SIGNALING_NODE_TTL="2")
+        nodes = [stack.start_daphne(tmp_path, env, name=f"rr{i}") for i in range(2)]
+        try:
+            _, ca = await sync_to_async(make_user)("alice")
+            _, cb = await sync_to_async(make_user)("bob")
+            a = await Peer.connect(nodes[0].ws_url, ca)
+            b = await Peer.connect(nodes[1].ws_url, cb)
+            await a.join(room.id)
+            await b.join(room.id)
+            await a.recv_type("peer-joined")
+            await asyncio.to_thread(redis.restart)
+            assert await a.closed(timeout=20) == 4012
+            assert await b.closed(timeout=20) == 4012
+            # clients come back (their resume state went with Redis) and join again
+            a2 = await Peer.connect(nodes[0].ws_url, ca, query=f"resume={a.hello['resume']}")
+            b2 = await Peer.connect(nodes[1].ws_url, cb, query=f"resume={b.hello['resume']}")
+            assert a2.hello["resumed"] is False
+            assert (await a2.join(room.id))["type"] == "joined"
+            assert (await b2.join(room.id))["peers"][0]["peer"] == a2.peer
+            await a2.recv_type("peer-joined", peer=b2.peer)  # as a client learns whom to address
+            await a2.send(type="candidate", room=room.id, to=b2.peer, payload=CANDIDATE)
+            assert (await b2.recv_type("candidate"))["from"] == a2.peer
+            await a2.close()
+            await b2.close()
+        finally:
+            for node in nodes:
+                node.proc.stop()
+    finally:
+        redis.proc.stop()

@@ -10,10 +10,13 @@ sockets with 1012 so clients reconnect, resume and renegotiate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
+import signal
 import socket
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +52,51 @@ class Node:
     # -- lifecycle ---------------------------------------------------------
     def ensure_started(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="rtc-node")
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._run(), name="rtc-node")
+            self._install_drain(loop)
+
+    def _install_drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On SIGTERM, drain first (clients told to reconnect elsewhere), then let the server stop."""
+        if threading.current_thread() is not threading.main_thread() or getattr(self, "_drain_installed", False):
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_term(signum, frame):
+            loop.call_soon_threadsafe(lambda: loop.create_task(self.drain_and_stop(previous)))
+
+        signal.signal(signal.SIGTERM, on_term)
+        self._drain_installed = True
+
+    async def drain_and_stop(self, previous) -> None:
+        if self.draining:
+            return
+        await self.drain(settings.SIGNALING_DRAIN_TIMEOUT)
+        if callable(previous):
+            previous(signal.SIGTERM, None)
+        else:
+            raise SystemExit(0)
+
+    async def drain(self, timeout: float) -> None:
+        """Refuse new connections, send `reconnect` and close 4001 (peers kept for resume), drop the lease."""
+        self.draining = True
+        count = len(self.connections)
+        logger.info("draining", extra={"connections": count})
+        frame = protocol.encode(protocol.reconnect_frame("draining"))
+
+        async def one(consumer: SignalingConsumer) -> None:
+            with contextlib.suppress(Exception):
+                await consumer.send(text_data=frame)
+            await consumer.server_close(protocol.CloseCode.GOING_AWAY)
+
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*(one(c) for c in list(self.connections.values())), return_exceptions=True)
+        except TimeoutError:
+            logger.warning("drain timed out", extra={"left": len(self.connections)})
+        with contextlib.suppress(*REDIS_ERRORS):
+            await presence.forget_node(self.id, settings.SIGNALING_NODE_TTL)
+        logger.info("drained", extra={"connections": count})
 
     @property
     def interval(self) -> float:
@@ -68,6 +115,8 @@ class Node:
 
     async def tick(self) -> None:
         """One maintenance round: lease, Redis-restart watch, last_seen, heartbeats, reaping."""
+        if self.draining:
+            return
         try:
             existed = await presence.renew_node(self.id, self.info(), settings.SIGNALING_NODE_TTL)
         except REDIS_ERRORS as exc:

@@ -199,6 +199,14 @@ async def renew_node(node: str, info: dict[str, str], ttl: float) -> bool:
     return previous is not None
 
 
+async def forget_node(node: str, ttl: float) -> None:
+    """A process leaving cleanly: its lease ends now, so any peer it still held is reaped at once."""
+    pipe = state.get_async().pipeline(transaction=True)
+    pipe.zadd(state.key("nodes"), {node: time.time() - ttl})
+    pipe.delete(state.key("node", node, "alive"))
+    await pipe.execute()
+
+
 async def dead_nodes_with_deadlines(now: float | None = None) -> list[tuple[str, float]]:
     """Processes whose lease ran out, with the moment it did."""
     r = state.get_async()

@@ -248,6 +248,7 @@ SIGNALING_RESUME_GRACE = env_int("SIGNALING_RESUME_GRACE", 20)  # seconds
 SIGNALING_MAX_ROOMS = env_int("SIGNALING_MAX_ROOMS", 4)  # rooms one connection may join
 SIGNALING_MAX_CONNECTIONS = env_int("SIGNALING_MAX_CONNECTIONS", 0)  # per process; 0 = no cap
 SIGNALING_NODE_TTL = env_int("SIGNALING_NODE_TTL", 10)  # seconds a process lease lives
+SIGNALING_DRAIN_TIMEOUT = env_float("SIGNALING_DRAIN_TIMEOUT", 10.0)  # seconds to drain on SIGTERM
 ROOM_MAX_PEERS = env_int("ROOM_MAX_PEERS", 6)
 CALL_RING_TIMEOUT = env_int("CALL_RING_TIMEOUT", 30)  # seconds before a call is missed
 CALL_RING_LIMIT = env_int("CALL_RING_LIMIT", 10)  # calls one user may place per minute

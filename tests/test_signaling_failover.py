@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -132,3 +133,27 @@ async def test_redis_restart_closes_sockets_4012_and_clients_recover(tmp_path, d
                 node.proc.stop()
     finally:
         redis.proc.stop()
+
+
+async def test_sigterm_drains_clients_to_another_process_without_churn(daphne_factory, room):
+    """Rolling restart: `reconnect`, close 4001, resume elsewhere; the other side sees nothing."""
+    _, ca = await sync_to_async(make_user)("alice")
+    _, cb = await sync_to_async(make_user)("bob")
+    stays, leaves = daphne_factory("stays"), daphne_factory("leaves")
+    a = await Peer.connect(stays.ws_url, ca)
+    b = await Peer.connect(leaves.ws_url, cb)
+    await a.join(room.id)
+    await b.join(room.id)
+    await a.recv_type("peer-joined")
+    leaves.proc.signal(signal.SIGTERM)
+    assert await b.recv_type("reconnect") == {"type": "reconnect", "reason": "draining"}
+    assert await b.closed() == 4001
+    exit_code = await asyncio.to_thread(leaves.proc.popen.wait, 15)
+    assert exit_code == 0, leaves.proc.log_tail()
+    back = await Peer.connect(stays.ws_url, cb, query=f"resume={b.hello['resume']}")
+    assert back.hello["resumed"] is True and back.peer == b.peer
+    await back.send(type="answer", room=room.id, to=a.peer, payload={"type": "answer", "sdp": SDP})
+    assert (await a.recv_type("answer"))["from"] == b.peer
+    assert await a.nothing_for(1.0, "peer-left", "peer-joined") == []
+    await a.close()
+    await back.close()

@@ -20,7 +20,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from calls import direct, presence, protocol, rooms
+from calls import direct, metrics, presence, protocol, rooms
 from calls.models import PeerSession, display_name
 from calls.node import REDIS_ERRORS, node, remove_and_announce
 from calls.protocol import CloseCode, ErrorCode, LeaveReason, ProtocolError
@@ -75,6 +75,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=protocol.encode(frame))
 
     async def send_error(self, error: ProtocolError) -> None:
+        metrics.ERRORS.labels(str(error.code)).inc()
         await self.send_frame(protocol.error_frame(error.code, error.message, error.ref))
 
     # -- connect -----------------------------------------------------------
@@ -89,12 +90,10 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         self.refusals = 0
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.accept()
-            return await self.close(CloseCode.UNAUTHENTICATED)
+            return await self.refuse_connection(CloseCode.UNAUTHENTICATED)
         cap = settings.SIGNALING_MAX_CONNECTIONS
         if node.draining or (cap and len(node.connections) >= cap):
-            await self.accept()
-            return await self.close(CloseCode.TRY_AGAIN_LATER)
+            return await self.refuse_connection(CloseCode.TRY_AGAIN_LATER)
         self.user = user
         self.user_info = await _user_info(user)
         self.user_json = orjson.dumps(self.user_info).decode()
@@ -108,9 +107,11 @@ class SignalingConsumer(AsyncWebsocketConsumer):
                 await self._new_peer()
         except REDIS_ERRORS:
             logger.warning("redis unavailable at connect")
-            await self.accept()
-            return await self.close(CloseCode.TRY_AGAIN_LATER)
+            return await self.refuse_connection(CloseCode.TRY_AGAIN_LATER)
         node.register(self)
+        metrics.CONNECTS.labels(str(resumed is not None).lower()).inc()
+        metrics.CONNECTIONS.labels(node.name).inc()
+        self.counted = True
         await self.accept()
         await self.send_frame(
             protocol.hello_frame(
@@ -124,6 +125,12 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             )
         )
         logger.info("connected", extra={"peer": self.peer, "user": user.pk, "resumed": resumed is not None})
+
+    async def refuse_connection(self, code: CloseCode) -> None:
+        """Accept only to close with a code the client can act on (a refused handshake has none)."""
+        metrics.REFUSED.labels(str(int(code))).inc()
+        await self.accept()
+        await self.close(code)
 
     async def _new_peer(self) -> None:
         self.peer = secrets.token_urlsafe(12)
@@ -164,7 +171,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         self.last_frame = time.monotonic()
-        self.last_seen_wall = time.time()
+        self.last_seen_wall = self.received_at = time.time()
         text = message.get("text")
         if text is None:
             text = message.get("bytes") or b""
@@ -176,6 +183,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             ):
                 raise ProtocolError(ErrorCode.TOO_LARGE, f"frames are limited to {settings.SIGNALING_MAX_FRAME} bytes")
             if not self.bucket.take():
+                metrics.RATE_LIMITED.inc()
                 raise ProtocolError(ErrorCode.RATE_LIMITED, "too many frames; slow down")
             frame = protocol.parse(text)
             await self.handle(frame)
@@ -229,6 +237,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         peers = [{"peer": p, "user": u} for p, u in others.items()]
         await self.send_frame(protocol.joined_frame(room_id, self.peer, peers, frame.id))
         if new:
+            metrics.JOINS.inc()
             text = protocol.encode(protocol.peer_joined_frame(room_id, self.peer, self.user_info))
             await self.channel_layer.group_send(
                 group,
@@ -245,6 +254,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         self.rooms.pop(room_id, None)
         await self.channel_layer.group_discard(rooms.group(room_id), self.channel_name)
         if await rooms.leave(room_id, self.peer):
+            metrics.LEAVES.labels(str(reason)).inc()
             text = protocol.encode(protocol.peer_left_frame(room_id, self.peer, reason))
             await self.channel_layer.group_send(
                 rooms.group(room_id), {"type": "peer.left", "room": room_id, "peer": self.peer, "text": text}
@@ -258,14 +268,16 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         if frame.to is not None and frame.to not in others:
             raise ProtocolError(ErrorCode.UNKNOWN_PEER, "no such peer in this room", frame.id)
         text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, self.peer, self.user_info, frame.payload))
-        event = {"type": "relay", "room": frame.room, "from": self.peer, "text": text}
+        event = {"type": "relay", "room": frame.room, "from": self.peer, "text": text, "ts": self.received_at}
         target = rooms.peer_group(frame.to) if frame.to is not None else rooms.group(frame.room)
         await self.channel_layer.group_send(target, event)
+        metrics.RELAYED_BY_TYPE[frame.kind].inc()
 
     # Channel-layer event handlers, named after their type ("peer.joined" -> peer_joined).
     async def relay(self, event: dict) -> None:
         if event["from"] != self.peer and event["room"] in self.rooms:
             await self.send(text_data=event["text"])
+            metrics.RELAY_LATENCY.observe(time.time() - event["ts"])
 
     async def peer_joined(self, event: dict) -> None:
         others = self.rooms.get(event["room"])
@@ -315,6 +327,9 @@ class SignalingConsumer(AsyncWebsocketConsumer):
     async def cleanup(self, code: int, client: bool = False) -> None:
         """Leave for good (clean close, final codes) or detach for the resume window (drops, restarts)."""
         node.unregister(self)
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.CONNECTIONS.labels(node.name).dec()
         if self.peer is None or getattr(self, "cleaned", False):
             return
         self.cleaned = True

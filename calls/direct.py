@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from calls import protocol, rooms, state
+from calls import metrics, protocol, rooms, state
 from calls.models import Block, Call, Profile, Room, display_name
 from calls.protocol import ErrorCode, ProtocolError
 
@@ -151,6 +151,8 @@ async def announce(call: Call, by_peer: str | None = None, skip: str = "") -> No
     A new ringing call also rings every tab of the callee.
     """
     layer = get_channel_layer()
+    if call.state in Call.FINAL_STATES:
+        metrics.CALLS.labels(call.state).inc()
     info = describe(call)
     if by_peer:
         info["by_peer"] = by_peer

@@ -26,7 +26,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from calls import direct, presence, protocol, rooms
+from calls import direct, metrics, presence, protocol, rooms
 from calls.models import PeerSession
 
 if TYPE_CHECKING:
@@ -194,6 +194,7 @@ async def remove_and_announce(peer: str, reason: protocol.LeaveReason | None, co
 async def announce_left(peer: str, room_ids: list[str], reason: protocol.LeaveReason) -> None:
     layer = get_channel_layer()
     for room_id in room_ids:
+        metrics.LEAVES.labels(str(reason)).inc()
         text = protocol.encode(protocol.peer_left_frame(room_id, peer, reason))
         await layer.group_send(rooms.group(room_id), {"type": "peer.left", "room": room_id, "peer": peer, "text": text})
 

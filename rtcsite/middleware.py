@@ -10,20 +10,25 @@ from django.conf import settings
 from rtcsite.logging import context_id, new_id
 
 
-@lru_cache(maxsize=1)
-def _trusted_networks(raw: tuple[str, ...]) -> tuple[ipaddress._BaseNetwork, ...]:
+@lru_cache(maxsize=8)
+def _networks(raw: tuple[str, ...]) -> tuple[ipaddress._BaseNetwork, ...]:
     return tuple(ipaddress.ip_network(item, strict=False) for item in raw)
 
 
-def is_trusted_proxy(address: str | None) -> bool:
-    """True when `address` is one of the TRUSTED_PROXIES (IPs or CIDR ranges)."""
-    if not address or not settings.TRUSTED_PROXIES:
+def address_in(address: str | None, networks: list[str]) -> bool:
+    """True when `address` is in one of `networks` (IPs or CIDR ranges)."""
+    if not address or not networks:
         return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in net for net in _trusted_networks(tuple(settings.TRUSTED_PROXIES)))
+    return any(ip in net for net in _networks(tuple(networks)))
+
+
+def is_trusted_proxy(address: str | None) -> bool:
+    """True when `address` is one of the TRUSTED_PROXIES."""
+    return address_in(address, settings.TRUSTED_PROXIES)
 
 
 def client_address(peer: str | None, forwarded_for: str | None) -> str | None:

@@ -3,7 +3,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from calls.metrics import metrics_view
+
 urlpatterns = [
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("calls.urls")),
 ]

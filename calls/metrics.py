@@ -1,0 +1,61 @@
+"""Prometheus metrics for signaling, TURN and calls.
+
+With PROMETHEUS_MULTIPROC_DIR set (the local cluster and the systemd units set it), every
+daphne process writes its values there and any process's /metrics reports them all, so a
+scrape through the proxy is deterministic; otherwise each process reports its own.
+/metrics answers only the addresses in METRICS_ALLOWED.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse, HttpResponseForbidden
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as _multiprocess
+
+from calls.protocol import RELAY_TYPES
+from rtcsite.middleware import address_in
+
+CONNECTIONS = Gauge("rtc_connections", "Open signaling connections, per process", ["node"], multiprocess_mode="liveall")
+CONNECTS = Counter("rtc_connects", "Signaling connections accepted", ["resumed"])
+REFUSED = Counter("rtc_connections_refused", "Signaling connections refused", ["code"])
+JOINS = Counter("rtc_joins", "Room joins")
+LEAVES = Counter("rtc_leaves", "Room departures", ["reason"])
+RELAYED = Counter("rtc_relayed_frames", "Relayed offer/answer/candidate frames, counted at the sender", ["type"])
+ERRORS = Counter("rtc_errors", "Error frames sent, by code", ["code"])
+RATE_LIMITED = Counter("rtc_rate_limited", "Frames refused by the per-connection rate limit")
+RELAY_LATENCY = Histogram(
+    "rtc_relay_latency_seconds",
+    "Time from a frame's arrival at the sender's process to its delivery by the receiver's",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+TURN_CREDENTIALS = Counter("rtc_turn_credentials_issued", "TURN credentials issued")
+CALLS = Counter("rtc_calls", "Direct calls by final state", ["state"])
+
+# Children bound once: the relay path must not look labels up per frame.
+RELAYED_BY_TYPE = {kind: RELAYED.labels(kind) for kind in RELAY_TYPES}
+
+
+def registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        collected = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(collected)
+        return collected
+    from prometheus_client import REGISTRY
+
+    return REGISTRY
+
+
+@never_cache
+@login_not_required
+@require_GET
+def metrics_view(request):
+    """Prometheus exposition, only for METRICS_ALLOWED addresses."""
+    if not address_in(request.META.get("REMOTE_ADDR"), settings.METRICS_ALLOWED):
+        return HttpResponseForbidden("metrics are not available from this address\n", content_type="text/plain")
+    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)

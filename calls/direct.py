@@ -87,7 +87,8 @@ def place(caller, username: str, ref: protocol.Ref) -> Call:
     if attempts > settings.CALL_RING_LIMIT:
         raise ProtocolError(ErrorCode.RATE_LIMITED, "too many calls in a minute; wait a little", ref)
     if _busy(callee):
-        return Call.objects.create(caller=caller, callee=callee, state=State.BUSY, ended_at=timezone.now())
+        busy = Call.objects.create(caller=caller, callee=callee, state=State.BUSY, ended_at=timezone.now())
+        return _load(busy.pk)
     with transaction.atomic():
         room = Room.objects.create(
             name=f"{display_name(caller)} and {display_name(callee)}", owner=caller, kind=Room.Kind.DIRECT, max_peers=2

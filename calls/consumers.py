@@ -192,6 +192,10 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         except REDIS_ERRORS:
             logger.warning("redis unavailable while handling a frame")
             await self.send_error(ProtocolError(ErrorCode.UNAVAILABLE, "the server is briefly unavailable"))
+        except Exception:
+            # A server fault answers this one frame; the connection and everyone else carry on.
+            logger.exception("failed to handle a frame")
+            await self.send_error(ProtocolError(ErrorCode.UNAVAILABLE, "the server could not handle this frame"))
         else:
             self.refusals = 0
 

@@ -3,6 +3,7 @@
 Keys (under REDIS_PREFIX):
   peer:<peer>            hash: uid, user (JSON), node, conn, connected_at, last_seen, ip, ua, reason
   peer:<peer>:rooms      set of room ids the peer is in (room membership itself: calls.rooms)
+  rooms:active           zset room -> live peer count
   peers                  zset peer -> connected_at (paginated listing without KEYS scans)
   user:<uid>:peers       set of a user's peers (online state, "disconnect all of a user")
   node:<node>:peers      set of peers attached to a process
@@ -77,7 +78,11 @@ if not h[3] then return false end
 if ARGV[3] ~= '' and h[1] ~= ARGV[3] then return false end
 local out = {h[5] or ''}
 for _, room in ipairs(redis.call('SMEMBERS', peer .. ':rooms')) do
-  redis.call('HDEL', prefix .. ':room:' .. room, p)
+  if redis.call('HDEL', prefix .. ':room:' .. room, p) == 1 then
+    if tonumber(redis.call('ZINCRBY', prefix .. ':rooms:active', -1, room)) <= 0 then
+      redis.call('ZREM', prefix .. ':rooms:active', room)
+    end
+  end
   table.insert(out, room)
 end
 redis.call('DEL', peer, peer .. ':rooms')
@@ -291,3 +296,27 @@ def online_users(user_ids: list[int]) -> set[int]:
     for uid in user_ids:
         pipe.scard(state.key("user", str(uid), "peers"))
     return {uid for uid, count in zip(user_ids, pipe.execute(), strict=True) if count}
+
+
+def node_counts() -> list[dict]:
+    """Live processes with their attached peer counts."""
+    r = state.get_sync()
+    nodes = r.zrange(state.key("nodes"), 0, -1, withscores=True)
+    pipe = r.pipeline(transaction=False)
+    for node, _ in nodes:
+        pipe.scard(state.key("node", node.decode(), "peers"))
+        pipe.hgetall(state.key("node", node.decode()))
+    results = pipe.execute()
+    rows = []
+    for i, (node, deadline) in enumerate(nodes):
+        info = {k.decode(): v.decode() for k, v in results[2 * i + 1].items()}
+        rows.append({"node": node.decode(), "peers": results[2 * i], "lease_until": deadline, **info})
+    return rows
+
+
+def peers_of_room(room_id: str) -> list[str]:
+    return [p.decode() for p in state.get_sync().hkeys(state.key("room", room_id))]
+
+
+def peers_of_node(node: str) -> list[str]:
+    return sorted(p.decode() for p in state.get_sync().smembers(state.key("node", node, "peers")))

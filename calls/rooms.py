@@ -60,6 +60,7 @@ def admit(user, room_id: str, ref: Ref = None) -> Admission:
     return Admission(room.pk, room.max_peers, room.kind)
 
 
+# KEYS: room members hash, the peer's room set, the active-rooms zset (room -> live peers)
 _JOIN = """
 local room, peers = KEYS[1], KEYS[2]
 local peer, user, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -67,6 +68,7 @@ if redis.call('HEXISTS', room, peer) == 0 then
   if redis.call('HLEN', room) >= max then return false end
   redis.call('HSET', room, peer, user)
   redis.call('SADD', peers, ARGV[4])
+  redis.call('ZINCRBY', KEYS[3], 1, ARGV[4])
 end
 return redis.call('HGETALL', room)
 """
@@ -74,6 +76,9 @@ return redis.call('HGETALL', room)
 _LEAVE = """
 local removed = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[2])
+if removed == 1 and tonumber(redis.call('ZINCRBY', KEYS[3], -1, ARGV[2])) <= 0 then
+  redis.call('ZREM', KEYS[3], ARGV[2])
+end
 return removed
 """
 
@@ -86,11 +91,16 @@ def peer_rooms_key(peer: str) -> str:
     return state.key("peer", peer, "rooms")
 
 
+def active_rooms_key() -> str:
+    return state.key("rooms", "active")
+
+
 async def join(room_id: str, peer: str, user_json: str, max_peers: int) -> dict[str, str] | None:
     """Add `peer` to the room; the members (peer -> user JSON) including it, or None when full."""
     r = state.get_async()
     script = state.script(r, _JOIN)
-    result = await script(keys=[members_key(room_id), peer_rooms_key(peer)], args=[peer, user_json, max_peers, room_id])
+    keys = [members_key(room_id), peer_rooms_key(peer), active_rooms_key()]
+    result = await script(keys=keys, args=[peer, user_json, max_peers, room_id])
     if not result:
         return None
     it = iter(result)
@@ -101,7 +111,8 @@ async def leave(room_id: str, peer: str) -> bool:
     """Remove `peer` from the room; True when it was there."""
     r = state.get_async()
     script = state.script(r, _LEAVE)
-    return bool(await script(keys=[members_key(room_id), peer_rooms_key(peer)], args=[peer, room_id]))
+    keys = [members_key(room_id), peer_rooms_key(peer), active_rooms_key()]
+    return bool(await script(keys=keys, args=[peer, room_id]))
 
 
 async def amembers(room_id: str) -> dict[str, str]:
@@ -124,3 +135,9 @@ def live_counts(room_ids: list[str]) -> dict[str, int]:
     for room_id in room_ids:
         pipe.hlen(members_key(room_id))
     return dict(zip(room_ids, pipe.execute(), strict=True))
+
+
+def busiest(limit: int = 50) -> list[tuple[str, int]]:
+    """Rooms with live peers, most peers first."""
+    raw = state.get_sync().zrevrange(active_rooms_key(), 0, limit - 1, withscores=True)
+    return [(room.decode(), int(count)) for room, count in raw]

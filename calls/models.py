@@ -152,3 +152,17 @@ class PeerSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.peer} ({self.user})"
+
+
+class ActivePeer(models.Model):
+    """No table: gives the live "Active peers" admin page (read from Redis) its place and permissions."""
+
+    class Meta:
+        managed = False
+        verbose_name = "active peer"
+        verbose_name_plural = "active peers"
+        default_permissions = ("view",)
+        permissions = [("disconnect_peer", "Can disconnect live peers")]
+
+    def __str__(self) -> str:
+        return "active peer"

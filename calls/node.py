@@ -191,6 +191,22 @@ async def remove_and_announce(peer: str, reason: protocol.LeaveReason | None, co
     return room_ids
 
 
+async def kick(peer: str) -> bool:
+    """Disconnect a peer for an administrator: its socket closes 4403, its rooms see `kicked`.
+
+    A peer with a live connection is told through its peer group (whichever process holds
+    it); a detached one is removed here. False when no such peer exists.
+    """
+    conn = await presence.connection_of(peer)
+    if conn is None:
+        return False
+    if conn:
+        await get_channel_layer().group_send(rooms.peer_group(peer), {"type": "peer.kick"})
+    else:
+        await remove_and_announce(peer, protocol.LeaveReason.KICKED)
+    return True
+
+
 async def announce_left(peer: str, room_ids: list[str], reason: protocol.LeaveReason) -> None:
     layer = get_channel_layer()
     for room_id in room_ids:

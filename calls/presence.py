@@ -181,6 +181,12 @@ async def remove(peer: str, conn: str = "") -> tuple[str, list[str]] | None:
     return values[0], values[1:]
 
 
+async def connection_of(peer: str) -> str | None:
+    """The connection holding `peer` ("" while detached), or None when there is no such peer."""
+    conn = await state.get_async().hget(peer_key(peer), "conn")
+    return conn.decode() if conn is not None else None
+
+
 async def touch(last_seen: dict[str, float]) -> None:
     """Write last_seen for several peers in one round trip."""
     if not last_seen:

@@ -1,12 +1,23 @@
 # The two set-up commands (see README):
 #   make run    install what is missing, then serve the site on http://127.0.0.1:8000
 #   make test   install what is missing, then lint and run the whole test suite
-.PHONY: run test lint bootstrap-run bootstrap-test
+# More:
+#   make cluster              production topology: 2 daphne + nginx (HTTPS) + Redis + Coturn
+#   make manage ARGS=...      manage.py with the settings `make run` uses
+#   make run ARGS="--tls"     development server behind HTTPS (for a second device's camera)
+.PHONY: run test lint cluster manage bootstrap-run bootstrap-test
 
 PY := .venv/bin/python
+ARGS ?=
 
 run: bootstrap-run
-	$(PY) -m rtcsite.stack run
+	$(PY) -m rtcsite.stack run $(ARGS)
+
+cluster: bootstrap-test
+	$(PY) -m rtcsite.stack cluster $(ARGS)
+
+manage: bootstrap-run
+	$(PY) -m rtcsite.stack manage $(ARGS)
 
 test: bootstrap-test
 	$(PY) -m ruff check .

@@ -24,15 +24,25 @@ class Peer:
 
     @classmethod
     async def connect(
-        cls, base_url: str, session: str | None = None, *, origin: str | None = "auto", query: str = ""
+        cls,
+        base_url: str,
+        session: str | None = None,
+        *,
+        origin: str | None = "auto",
+        query: str = "",
+        headers: dict[str, str] | None = None,
+        **connect_kwargs: Any,
     ) -> Peer:
-        headers = {}
+        """Open /ws/signal/ and read `hello`; `connect_kwargs` go to websockets (ssl, local_addr…)."""
+        headers = dict(headers or {})
         if session:
             headers["Cookie"] = f"sessionid={session}"
         if origin == "auto":
             origin = base_url.replace("ws://", "http://").replace("wss://", "https://")
         url = f"{base_url}/ws/signal/" + (f"?{query}" if query else "")
-        ws = await connect(url, additional_headers=headers, origin=origin, open_timeout=10, max_size=2**22)
+        ws = await connect(
+            url, additional_headers=headers, origin=origin, open_timeout=10, max_size=2**22, **connect_kwargs
+        )
         peer = cls(ws, None)
         try:
             first = await peer.recv()

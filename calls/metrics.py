@@ -59,3 +59,9 @@ def metrics_view(request):
     if not address_in(request.META.get("REMOTE_ADDR"), settings.METRICS_ALLOWED):
         return HttpResponseForbidden("metrics are not available from this address\n", content_type="text/plain")
     return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def process_exiting() -> None:
+    """Drop this process's live gauges from the shared multiprocess directory."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _multiprocess.mark_process_dead(os.getpid())

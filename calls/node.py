@@ -96,6 +96,7 @@ class Node:
             logger.warning("drain timed out", extra={"left": len(self.connections)})
         with contextlib.suppress(*REDIS_ERRORS):
             await presence.forget_node(self.id, settings.SIGNALING_NODE_TTL)
+        metrics.process_exiting()
         logger.info("drained", extra={"connections": count})
 
     @property

@@ -215,6 +215,23 @@ def start_redis(workdir: Path, *, port: int | None = None, unix: bool = False, n
     return redis
 
 
+def start_sentinel(
+    workdir: Path, master_port: int, master_name: str = "rtcsite", *, name: str = "sentinel"
+) -> tuple[Proc, int]:
+    """A Redis Sentinel watching the Redis on 127.0.0.1:master_port (`redis-server --sentinel`)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = workdir / f"{name}.conf"  # sentinel rewrites its config file, so it gets its own
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
+        f"sentinel monitor {master_name} 127.0.0.1 {master_port} 1\n"
+        f"sentinel down-after-milliseconds {master_name} 2000\n"
+    )
+    proc = spawn(name, [require("redis-server", "redis-server"), str(config), "--sentinel"], workdir)
+    wait_until(tcp_open("127.0.0.1", port), 15, f"sentinel on {port}", proc)
+    return proc, port
+
+
 # ---------------------------------------------------------------------------
 # Coturn
 # ---------------------------------------------------------------------------

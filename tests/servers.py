@@ -5,9 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from rtcsite import stack
+
+SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\n"
+CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
+PASSWORD = "pw-unused-123"
+
+
+def make_user(name: str):
+    """A user with a logged-in session cookie: (user, cookie)."""
+    user = get_user_model().objects.create_user(name, f"{name}@example.com", PASSWORD)
+    return user, session_cookie(user)
+
+
+async def joined_pair(url_a: str, url_b: str, room_id: str, names=("alice", "bob")):
+    """Two users' peers connected to `url_a` and `url_b`, both in the room, each aware of the other."""
+    from asgiref.sync import sync_to_async
+
+    from tests.wsclient import Peer
+
+    (_, ca), (_, cb) = [await sync_to_async(make_user)(name) for name in names]
+    a = await Peer.connect(url_a, ca)
+    b = await Peer.connect(url_b, cb)
+    await a.join(room_id)
+    await b.join(room_id)
+    await a.recv_type("peer-joined", peer=b.peer)
+    return a, b
 
 
 def server_env(redis: stack.Redis, var_dir: Path, **extra: str) -> dict[str, str]:

@@ -17,8 +17,7 @@ from asgiref.sync import sync_to_async
 from calls import presence
 from calls.models import Room
 from rtcsite import stack
-from tests.servers import server_env
-from tests.test_signaling import CANDIDATE, SDP, make_user
+from tests.servers import CANDIDATE, SDP, make_user, server_env
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

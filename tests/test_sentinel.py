@@ -8,8 +8,7 @@ from asgiref.sync import sync_to_async
 
 from calls.models import Room
 from rtcsite import stack
-from tests.servers import server_env
-from tests.test_signaling import SDP, make_user
+from tests.servers import SDP, make_user, server_env
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -11,18 +11,14 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model
 from websockets.exceptions import InvalidStatus
 
 from calls.models import PeerSession, Room
 from rtcsite import stack
-from tests.servers import eventually, server_env, session_cookie
+from tests.servers import CANDIDATE, SDP, eventually, make_user, server_env
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\n"
-CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +40,6 @@ def cluster(django_db_setup, django_db_blocker, redis_server, tmp_path_factory, 
         node.proc.stop()
         if request.session.testsfailed:
             print(node.proc.log_tail(60))
-
-
-def make_user(name: str):
-    """A user with a logged-in session cookie."""
-    user = get_user_model().objects.create_user(name, f"{name}@example.com", "pw-unused-123")
-    return user, session_cookie(user)
 
 
 @pytest.fixture

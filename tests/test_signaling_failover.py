@@ -11,8 +11,7 @@ from asgiref.sync import sync_to_async
 
 from calls.models import Room
 from rtcsite import stack
-from tests.servers import server_env
-from tests.test_signaling import CANDIDATE, SDP, make_user
+from tests.servers import CANDIDATE, SDP, joined_pair, make_user, server_env
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -26,14 +25,8 @@ def room(db):
 
 async def test_killed_process_peers_leave_within_30s_with_default_timings(daphne_factory, room):
     """SIGKILL: no websocket_disconnect runs; the survivors' process reaps the dead lease."""
-    _, ca = await sync_to_async(make_user)("alice")
-    _, cb = await sync_to_async(make_user)("bob")
     survivor, doomed = daphne_factory("survivor"), daphne_factory("doomed")
-    a = await Peer.connect(survivor.ws_url, ca)
-    b = await Peer.connect(doomed.ws_url, cb)
-    await a.join(room.id)
-    await b.join(room.id)
-    await a.recv_type("peer-joined")
+    a, b = await joined_pair(survivor.ws_url, doomed.ws_url, room.id)
     loop = asyncio.get_running_loop()
     killed_at = loop.time()
     doomed.proc.kill()
@@ -43,25 +36,19 @@ async def test_killed_process_peers_leave_within_30s_with_default_timings(daphne
     assert elapsed <= 30
     print(f"peer-left {elapsed:.1f}s after SIGKILL")
     # the room is usable again: the departed peer's slot is free
-    rejoin = await Peer.connect(survivor.ws_url, cb)
+    rejoin = await Peer.connect(survivor.ws_url, b.session)
     assert (await rejoin.join(room.id))["peers"] == [{"peer": a.peer, "user": a.hello["user"]}]
     await a.close()
     await rejoin.close()
 
 
 async def test_client_of_a_killed_process_resumes_on_another_without_churn(daphne_factory, room):
-    _, ca = await sync_to_async(make_user)("alice")
-    _, cb = await sync_to_async(make_user)("bob")
     survivor = daphne_factory("survivor", SIGNALING_NODE_TTL="3", SIGNALING_RESUME_GRACE="5")
     doomed = daphne_factory("doomed", SIGNALING_NODE_TTL="3", SIGNALING_RESUME_GRACE="5")
-    a = await Peer.connect(survivor.ws_url, ca)
-    b = await Peer.connect(doomed.ws_url, cb)
-    await a.join(room.id)
-    await b.join(room.id)
-    await a.recv_type("peer-joined")
+    a, b = await joined_pair(survivor.ws_url, doomed.ws_url, room.id)
     doomed.proc.kill()
     assert await b.closed() == 1006
-    back = await Peer.connect(survivor.ws_url, cb, query=f"resume={b.hello['resume']}")
+    back = await Peer.connect(survivor.ws_url, b.session, query=f"resume={b.hello['resume']}")
     assert back.hello["resumed"] is True and back.peer == b.peer and back.hello["rooms"] == [room.id]
     await back.send(type="offer", room=room.id, to=a.peer, payload={"type": "offer", "sdp": SDP})
     assert (await a.recv_type("offer"))["from"] == b.peer
@@ -137,20 +124,14 @@ async def test_redis_restart_closes_sockets_4012_and_clients_recover(tmp_path, d
 
 async def test_sigterm_drains_clients_to_another_process_without_churn(daphne_factory, room):
     """Rolling restart: `reconnect`, close 4001, resume elsewhere; the other side sees nothing."""
-    _, ca = await sync_to_async(make_user)("alice")
-    _, cb = await sync_to_async(make_user)("bob")
     stays, leaves = daphne_factory("stays"), daphne_factory("leaves")
-    a = await Peer.connect(stays.ws_url, ca)
-    b = await Peer.connect(leaves.ws_url, cb)
-    await a.join(room.id)
-    await b.join(room.id)
-    await a.recv_type("peer-joined")
+    a, b = await joined_pair(stays.ws_url, leaves.ws_url, room.id)
     leaves.proc.signal(signal.SIGTERM)
     assert await b.recv_type("reconnect") == {"type": "reconnect", "reason": "draining"}
     assert await b.closed() == 4001
     exit_code = await asyncio.to_thread(leaves.proc.popen.wait, 15)
     assert exit_code == 0, leaves.proc.log_tail()
-    back = await Peer.connect(stays.ws_url, cb, query=f"resume={b.hello['resume']}")
+    back = await Peer.connect(stays.ws_url, b.session, query=f"resume={b.hello['resume']}")
     assert back.hello["resumed"] is True and back.peer == b.peer
     await back.send(type="answer", room=room.id, to=a.peer, payload={"type": "answer", "sdp": SDP})
     assert (await a.recv_type("answer"))["from"] == b.peer

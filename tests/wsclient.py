@@ -17,6 +17,7 @@ class Peer:
         self.ws = ws
         self.hello = hello
         self.seen: list[dict] = []
+        self.session: str | None = None
 
     @property
     def peer(self) -> str:
@@ -44,6 +45,7 @@ class Peer:
             url, additional_headers=headers, origin=origin, open_timeout=10, max_size=2**22, **connect_kwargs
         )
         peer = cls(ws, None)
+        peer.session = session
         try:
             first = await peer.recv()
         except ConnectionClosed:

@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 
 from calls.models import PeerSession, Room
 from rtcsite import stack
-from tests.servers import CANDIDATE, SDP, eventually, make_user, server_env
+from tests.servers import CANDIDATE, SDP, eventually, joined_pair, make_user, server_env
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -169,12 +169,7 @@ async def test_to_reaches_only_its_target_and_other_rooms_see_nothing(cluster, u
 
 
 async def test_error_codes_leave_the_connection_usable(cluster, users, room):
-    _, ca = await users("alice")
-    _, cb = await users("bob")
-    a = await connect(cluster[0], ca)
-    b = await connect(cluster[1], cb)
-    await a.join(room.id)
-    await b.join(room.id)
+    a, b = await joined_pair(cluster[0].ws_url, cluster[1].ws_url, room.id)
 
     async def expect(code, raw=None, ref=None, **frame):
         await (a.send_raw(raw) if raw is not None else a.send(**frame))
@@ -207,12 +202,7 @@ async def test_error_codes_leave_the_connection_usable(cluster, users, room):
 
 
 async def test_leave_and_clean_close_announce_peer_left_at_once(cluster, users, room):
-    _, ca = await users("alice")
-    _, cb = await users("bob")
-    a = await connect(cluster[0], ca)
-    b = await connect(cluster[1], cb)
-    await a.join(room.id)
-    await b.join(room.id)
+    a, b = await joined_pair(cluster[0].ws_url, cluster[1].ws_url, room.id)
     await b.send(type="leave", room=room.id, id="bye")
     assert await b.recv_type("left") == {"type": "left", "room": room.id, "ref": "bye"}
     left = await a.recv_type("peer-left", timeout=5)
@@ -266,16 +256,10 @@ async def test_sustained_abuse_closes_4429(cluster, users):
 
 
 async def test_resume_keeps_peer_id_and_rooms_without_churn(cluster, users, room):
-    _, ca = await users("alice")
-    _, cb = await users("bob")
-    a = await connect(cluster[0], ca)
-    b = await connect(cluster[1], cb)
-    await a.join(room.id)
-    await b.join(room.id)
-    await a.recv_type("peer-joined")
+    a, b = await joined_pair(cluster[0].ws_url, cluster[1].ws_url, room.id)
     token, old_peer = b.hello["resume"], b.peer
     b.ws.transport.abort()  # an abnormal drop (no close frame)
-    resumed = await connect(cluster[0], cb, query=f"resume={token}")  # comes back on the other process
+    resumed = await connect(cluster[0], b.session, query=f"resume={token}")  # comes back on the other process
     assert resumed.hello["peer"] == old_peer
     assert resumed.hello["resumed"] is True
     assert resumed.hello["rooms"] == [room.id]
@@ -299,12 +283,7 @@ async def test_someone_elses_resume_token_gives_a_new_peer(cluster, users):
 
 
 async def test_abnormal_drop_announces_peer_left_after_the_grace_window(cluster, users, room):
-    _, ca = await users("alice")
-    _, cb = await users("bob")
-    a = await connect(cluster[0], ca)
-    b = await connect(cluster[1], cb)
-    await a.join(room.id)
-    await b.join(room.id)
+    a, b = await joined_pair(cluster[0].ws_url, cluster[1].ws_url, room.id)
     loop = asyncio.get_running_loop()
     dropped_at = loop.time()
     b.ws.transport.abort()

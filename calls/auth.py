@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
@@ -62,7 +62,5 @@ class SignalingAuthStack:
 
 
 def _parse_origin(scope):
-    from urllib.parse import urlparse
-
     value = _header(scope, b"origin")
     return urlparse(value.decode("latin-1")) if value else None

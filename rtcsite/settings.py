@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "calls",
 ]
 
@@ -228,6 +229,19 @@ if REDIS_SENTINELS:
 else:
     _layer_hosts = [{"address": url, **({"password": REDIS_PASSWORD} if REDIS_PASSWORD else {})} for url in REDIS_URLS]
 
+# The cache holds API throttle counters; shared in Redis so every process counts the same.
+if REDIS_SENTINELS:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URLS[0],
+            "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
+            "OPTIONS": {"password": REDIS_PASSWORD} if REDIS_PASSWORD else {},
+        }
+    }
+
 CHANNEL_LAYERS = {
     "default": {
         # One PUBLISH per send; see docs/architecture.md for why the pub/sub layer.
@@ -274,14 +288,16 @@ RETENTION_DAYS = env_int("RETENTION_DAYS", 90)
 # REST API
 # ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes an unauthenticated request a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "calls.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "turn": os.environ.get("TURN_THROTTLE_RATE", "30/min"),
         "writes": os.environ.get("API_WRITE_THROTTLE_RATE", "60/min"),
@@ -292,6 +308,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Rooms, calls, presence and TURN credentials for rtcsite clients.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's assets come from the installed sidecar package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # ---------------------------------------------------------------------------

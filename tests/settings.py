@@ -21,3 +21,6 @@ from rtcsite.settings import DATABASES, VAR_DIR  # noqa: E402
 
 TEST_DB_PATH = VAR_DIR / "test.sqlite3"
 DATABASES["default"]["TEST"] = {"NAME": str(TEST_DB_PATH)}
+
+# The in-process test client's cache: the session Redis is only known once a fixture starts it.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -131,3 +131,22 @@ def test_model_admins_render_and_history_is_read_only(client, redis):
     assert admin_client.get("/admin/calls/peersession/add/").status_code == 403
     page = admin_client.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
     assert 'name="state"' not in page  # shown, not editable
+
+
+async def test_api_presence_matches_the_page_and_disconnects_across_processes(nodes):
+    client = await sync_to_async(staff_client)()
+    _, ca = await sync_to_async(make_user)("alice")
+    _, cb = await sync_to_async(make_user)("bob")
+    a = await Peer.connect(nodes[0].ws_url, ca)
+    b = await Peer.connect(nodes[1].ws_url, cb)
+    body = (await sync_to_async(client.get)("/api/presence/")).json()
+    assert body["count"] == 2
+    api_nodes = {row["peer"]: row["node"] for row in body["results"]}
+    page_nodes = peers_on_page((await sync_to_async(client.get)(URL)).content.decode())
+    assert api_nodes == page_nodes and len(set(api_nodes.values())) == 2
+    assert {row["user"]["username"] for row in body["results"]} == {"alice", "bob"}
+    assert sorted(n["peers"] for n in body["nodes"]) == [1, 1]
+    response = await sync_to_async(client.post)(f"/api/presence/{b.peer}/disconnect/")
+    assert response.status_code == 202
+    assert await b.closed() == 4403
+    await a.close()

@@ -1,0 +1,199 @@
+"""REST API for other clients (mobile apps, bots, dashboards): rooms, calls, presence, tickets.
+
+Session authentication (browsers, with CSRF) and token authentication (DRF tokens, made
+on the profile page). Every view answers JSON; a missing login is 401/403, never a
+redirect to the HTML login page.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from calls import node as node_module
+from calls import presence, rooms, tickets
+from calls.models import Call, Profile, Room
+from calls.protocol import room_id_valid
+from calls.serializers import (
+    CallSerializer,
+    MeSerializer,
+    PresenceSerializer,
+    RoomPeerSerializer,
+    RoomSerializer,
+)
+
+
+def exception_handler(exc, context):
+    """DRF's JSON errors, plus a machine-readable `code` next to `detail`."""
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else None
+        if isinstance(codes, str):
+            response.data["code"] = codes
+    return response
+
+
+class WriteThrottle(ScopedRateThrottle):
+    """Per-user throttle on writes only (rate: REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["writes"])."""
+
+    scope_attr = "throttle_scope"
+
+    def allow_request(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)
+
+
+class MeView(APIView):
+    """The authenticated user."""
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        Profile.for_user(request.user)
+        return Response(MeSerializer(request.user).data)
+
+
+def visible_rooms(user):
+    return Room.objects.filter(Q(owner=user) | Q(members=user)).distinct().select_related("owner")
+
+
+def room_for(user, room_id: str, *, write: bool = False) -> Room:
+    """The room if `user` may see it (owner, member, or anyone for an unlocked meeting); owner for writes."""
+    if not room_id_valid(room_id):
+        raise NotFound("no room has that id")
+    room = Room.objects.select_related("owner").filter(pk=room_id).first()
+    if room is None:
+        raise NotFound("no room has that id")
+    is_member = room.owner_id == user.pk or room.members.filter(pk=user.pk).exists()
+    open_meeting = room.kind == Room.Kind.MEETING and not room.locked
+    if not (is_member or open_meeting):
+        raise PermissionDenied("you may not enter this room")
+    if write and room.owner_id != user.pk:
+        raise PermissionDenied("only the owner may change this room")
+    return room
+
+
+class RoomList(generics.ListCreateAPIView):
+    """Rooms you own or were admitted to; POST creates a meeting room you own."""
+
+    serializer_class = RoomSerializer
+    throttle_classes = [WriteThrottle]
+    throttle_scope = "writes"
+
+    def get_queryset(self):
+        return visible_rooms(self.request.user).order_by("-created_at")
+
+    def perform_create(self, serializer):
+        room = serializer.save(owner=self.request.user, kind=Room.Kind.MEETING)
+        room.members.add(self.request.user)
+
+
+class RoomDetail(generics.RetrieveUpdateDestroyAPIView):
+    """One room; changes and deletion by its owner only."""
+
+    serializer_class = RoomSerializer
+    throttle_classes = [WriteThrottle]
+    throttle_scope = "writes"
+
+    def get_object(self):
+        write = self.request.method not in permissions.SAFE_METHODS
+        return room_for(self.request.user, self.kwargs["room_id"], write=write)
+
+
+class RoomPeers(APIView):
+    """Who is in the room right now, across every process."""
+
+    @extend_schema(responses=RoomPeerSerializer(many=True))
+    def get(self, request, room_id: str):
+        room = room_for(request.user, room_id)
+        members = rooms.members(room.pk)
+        rows = presence.describe(sorted(members))
+        return Response(RoomPeerSerializer(rows, many=True).data)
+
+
+class CallList(generics.ListAPIView):
+    """Your calls (as caller or callee), newest first; ?state=missed filters."""
+
+    serializer_class = CallSerializer
+
+    def get_queryset(self):
+        user = self.request.user
+        calls = Call.objects.filter(Q(caller=user) | Q(callee=user)).select_related(
+            "caller__profile", "callee__profile"
+        )
+        state = self.request.query_params.get("state")
+        if state:
+            if state not in Call.State.values:
+                raise serializers.ValidationError({"state": f"one of {', '.join(Call.State.values)}"})
+            calls = calls.filter(state=state)
+        return calls.order_by("-created_at")
+
+
+class PresenceList(APIView):
+    """Every live peer (staff only): the same data as the admin's Active peers page."""
+
+    permission_classes = [permissions.IsAdminUser]
+
+    @extend_schema(responses=PresenceSerializer(many=True))
+    def get(self, request):
+        paginator = LimitOffsetPagination()
+        limit = paginator.get_limit(request) or settings.REST_FRAMEWORK["PAGE_SIZE"]
+        offset = paginator.get_offset(request)
+        total, rows = presence.peers_page(offset, limit)
+        return Response(
+            {
+                "count": total,
+                "offset": offset,
+                "limit": limit,
+                "nodes": presence.node_counts(),
+                "results": PresenceSerializer(rows, many=True).data,
+            }
+        )
+
+
+class PresenceDisconnect(APIView):
+    """Disconnect one live peer (staff only): its socket closes 4403, its rooms see `kicked`."""
+
+    permission_classes = [permissions.IsAdminUser]
+    throttle_classes = [WriteThrottle]
+    throttle_scope = "writes"
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request, peer: str):
+        if not async_to_sync(node_module.kick)(peer):
+            raise NotFound("no live peer has that id")
+        return Response({"peer": peer, "disconnected": True}, status=status.HTTP_202_ACCEPTED)
+
+
+class WsTicket(APIView):
+    """A one-time ticket for /ws/signal/?ticket=… (valid 30 s), for clients without the session cookie."""
+
+    throttle_classes = [WriteThrottle]
+    throttle_scope = "writes"
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "WsTicket",
+            {
+                "ticket": serializers.CharField(),
+                "expires_in": serializers.IntegerField(),
+                "url": serializers.CharField(),
+            },
+        ),
+    )
+    def post(self, request):
+        ticket = tickets.issue(request.user.pk)
+        return Response(
+            {"ticket": ticket, "expires_in": tickets.TICKET_TTL, "url": f"/ws/signal/?ticket={ticket}"},
+            status=status.HTTP_201_CREATED,
+        )

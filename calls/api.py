@@ -15,12 +15,12 @@ from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from calls import metrics, presence, rooms, tickets, turn
 from calls import node as node_module
-from calls import presence, rooms, tickets
 from calls.models import Call, Profile, Room
 from calls.protocol import room_id_valid
 from calls.serializers import (
@@ -197,3 +197,37 @@ class WsTicket(APIView):
             {"ticket": ticket, "expires_in": tickets.TICKET_TTL, "url": f"/ws/signal/?ticket={ticket}"},
             status=status.HTTP_201_CREATED,
         )
+
+
+class TurnThrottle(UserRateThrottle):
+    """Per user; rate REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["turn"] (TURN_THROTTLE_RATE)."""
+
+    scope = "turn"
+
+
+class TurnCredentials(APIView):
+    """Fresh TURN credentials and the matching RTCPeerConnection `iceServers` (never cached)."""
+
+    throttle_classes = [TurnThrottle]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "TurnCredentials",
+            {
+                "username": serializers.CharField(allow_null=True),
+                "password": serializers.CharField(allow_null=True),
+                "ttl": serializers.IntegerField(allow_null=True),
+                "expires_at": serializers.DateTimeField(allow_null=True),
+                "uris": serializers.ListField(child=serializers.CharField()),
+                "iceServers": serializers.ListField(child=serializers.DictField()),
+                "iceTransportPolicy": serializers.CharField(),
+            },
+        )
+    )
+    def get(self, request):
+        body = turn.ice_config(request.user)
+        if body["username"]:
+            metrics.TURN_CREDENTIALS.inc()
+        response = Response(body)
+        response["Cache-Control"] = "no-store"
+        return response

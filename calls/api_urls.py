@@ -21,6 +21,7 @@ urlpatterns = [
     path("presence/", public(api.PresenceList), name="api-presence"),
     path("presence/<str:peer>/disconnect/", public(api.PresenceDisconnect), name="api-presence-disconnect"),
     path("ws-ticket/", public(api.WsTicket), name="api-ws-ticket"),
+    path("turn-credentials/", public(api.TurnCredentials), name="turn-credentials"),
     path("schema/", public(SpectacularAPIView), name="api-schema"),
     path("docs/", login_not_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
 ]

@@ -76,3 +76,13 @@ def daphne_factory(redis, tmp_path, request, transactional_db):
         node.proc.stop()
         if failed:
             print(node.proc.log_tail(80))
+
+
+@pytest.fixture(scope="module")
+def coturn(tmp_path_factory, request):
+    """A real coturn on 127.0.0.1 (use-auth-secret), stopped by PID after the module."""
+    server = stack.start_coturn(tmp_path_factory.mktemp("coturn"), secrets_=["coturn-test-secret-0123456789"])
+    yield server
+    server.proc.stop()
+    if request.session.testsfailed:
+        print(server.proc.log_tail(40))

@@ -50,6 +50,7 @@ ENDPOINTS = [
     ("get", "/api/presence/"),
     ("post", "/api/presence/somepeer/disconnect/"),
     ("post", "/api/ws-ticket/"),
+    ("get", "/api/turn-credentials/"),
 ]
 
 
@@ -165,7 +166,7 @@ def test_schema_and_docs(people):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
-    for path in ("/api/rooms/", "/api/calls/", "/api/presence/", "/api/ws-ticket/"):
+    for path in ("/api/rooms/", "/api/calls/", "/api/presence/", "/api/ws-ticket/", "/api/turn-credentials/"):
         assert path in paths
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()

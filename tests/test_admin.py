@@ -150,3 +150,12 @@ async def test_api_presence_matches_the_page_and_disconnects_across_processes(no
     assert response.status_code == 202
     assert await b.closed() == 4403
     await a.close()
+
+
+def test_admin_index_warns_when_turn_is_not_configured(settings, redis):
+    client = staff_client()
+    settings.TURN_URLS, settings.TURN_SECRETS = [], []
+    page = client.get("/admin/").content.decode()
+    assert "No TURN server is configured" in page and "calls.W001" in page
+    settings.TURN_URLS, settings.TURN_SECRETS = ["turn:127.0.0.1:3478"], ["s"]
+    assert "No TURN server is configured" not in client.get("/admin/").content.decode()

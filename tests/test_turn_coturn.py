@@ -110,3 +110,27 @@ def test_turn_check_without_configuration(settings):
     settings.TURN_URLS = []
     with pytest.raises(CommandError, match="not configured"):
         call_command("turn_check")
+
+
+def test_rotation_against_coturn_listing_both_secrets(settings, tmp_path):
+    """During a rotation coturn lists both secrets; credentials signed by either relay."""
+    from rtcsite import stack
+
+    server = stack.start_coturn(tmp_path / "rotating", secrets_=["new-secret-abc", "old-secret-xyz"])
+    try:
+        signed = {}
+        for secret in ("new-secret-abc", "old-secret-xyz", "retired-secret"):
+            settings.TURN_SECRETS = [secret]
+            signed[secret] = turn.generator.make_credentials("rotating-user")
+
+        async def run_all():
+            return await asyncio.gather(
+                *(relay(server.port, c.username, c.password, tcp=True) for c in signed.values())
+            )
+
+        new, old, retired = asyncio.run(run_all())
+        assert accepted(*new), new[1][-600:]
+        assert accepted(*old), old[1][-600:]
+        assert refused(*retired), retired[1][-600:]
+    finally:
+        server.proc.stop()

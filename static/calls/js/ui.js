@@ -23,7 +23,7 @@ export function notice(text, kind = "info") {
 export function remoteTile(peer, name) {
   const video = el("video", { autoplay: true, playsInline: true, class: "remote-video" });
   const label = el("span", { class: "name" }, name);
-  const state = el("span", { class: "state" }, "connecting…");
+  const state = el("span", { class: "link-state" }, "connecting…");
   const quality = el("span", { class: "quality" }, "");
   const tile = el("figure", { class: "tile", id: `tile-${peer}`, dataset: { peer } }, video,
     el("figcaption", {}, label, state, quality));

@@ -1,0 +1,300 @@
+"""Real calls in headless Chromium: two users on two daphne processes, media relayed by coturn.
+
+ICE_TRANSPORT_POLICY=relay, so a connected call proves TURN credentials, signaling across
+processes and the page's WebRTC code together. Everything is read from the pages
+themselves (window.rtc, the DOM).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from calls.models import Call, Room
+from rtcsite import stack
+from tests.servers import make_user, server_env
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
+# plain blocking calls between page actions.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--auto-select-desktop-capture-source=Entire screen",
+]
+RING_TIMEOUT = 5
+
+
+@pytest.fixture(scope="module")
+def servers(django_db_setup, django_db_blocker, redis_server, tmp_path_factory, request):
+    tmp = tmp_path_factory.mktemp("browser")
+    coturn = stack.start_coturn(tmp)
+    env = server_env(
+        redis_server,
+        tmp,
+        ICE_TRANSPORT_POLICY="relay",
+        TURN_SECRETS=coturn.secret,
+        TURN_URLS=",".join(coturn.urls),
+        CALL_RING_TIMEOUT=str(RING_TIMEOUT),
+        SIGNALING_NODE_TTL="4",
+    )
+    nodes = [stack.start_daphne(tmp, env, name=f"web{i}") for i in range(2)]
+    yield nodes
+    for node in nodes:
+        node.proc.stop()
+        if request.session.testsfailed:
+            print(node.proc.log_tail(60))
+    coturn.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser, servers):
+    """open_page(user_cookie, node_index, path) -> a page of a fresh context (one user each)."""
+    contexts = []
+
+    def open_(cookie: str | None, node: int, path: str, viewport=None):
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+        contexts.append(context)
+        if cookie:
+            context.add_cookies([{"name": "sessionid", "value": cookie, "url": servers[node].url}])
+        page = context.new_page()
+        page.goto(f"{servers[node].url}{path}")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+CONNECTED = (
+    """(n) => window.rtc && [...window.rtc.links.values()].filter(e => e.link.state === 'connected').length >= n"""
+)
+
+
+def wait_connected(page, peers: int = 1, timeout: float = 30) -> None:
+    page.wait_for_function(CONNECTED, arg=peers, timeout=timeout * 1000)
+
+
+def stats(page) -> dict:
+    return page.evaluate("async () => await window.rtc.stats()")
+
+
+def grows(page, field: str, seconds: float = 2.0) -> bool:
+    """Whether every link's `field` (inbound bytes/frames) grows over `seconds`."""
+    return page.evaluate(
+        """async ([field, ms]) => {
+            const before = await window.rtc.stats();
+            await new Promise(r => setTimeout(r, ms));
+            const after = await window.rtc.stats();
+            return Object.keys(after).length > 0 &&
+                Object.keys(after).every(p => before[p] && after[p][field] > before[p][field]);
+        }""",
+        [field, seconds * 1000],
+    )
+
+
+def test_direct_call_rings_every_tab_connects_through_turn_and_ends(open_page):
+    alice, ca = make_user("alice")
+    bob, cb = make_user("bob")
+    caller = open_page(ca, 0, "/?q=bob")
+    tab1 = open_page(cb, 1, "/")
+    tab2 = open_page(cb, 0, "/")
+    for page in (caller, tab1, tab2):
+        page.wait_for_function("() => window.rtcSignaling && window.rtcSignaling.open", timeout=10000)
+    caller.locator(".call-button[data-username=bob]").click()
+    expect(caller.locator("#call-banner")).to_contain_text("Ringing", timeout=10000)
+    for tab in (tab1, tab2):
+        expect(tab.locator("#call-banner")).to_contain_text("alice is calling", timeout=10000)
+    tab1.locator("[data-call-action=accept]").click()
+    expect(tab2.locator("#call-banner")).to_contain_text("Answered elsewhere", timeout=10000)
+    tab1.wait_for_url("**/r/*/?call=*", timeout=10000)
+    caller.wait_for_url("**/r/*/?call=*", timeout=10000)
+    wait_connected(caller)
+    wait_connected(tab1)
+    for page in (caller, tab1):
+        for peer_stats in stats(page).values():
+            assert peer_stats["localType"] == "relay" and peer_stats["remoteType"] == "relay", peer_stats
+        assert grows(page, "videoBytes"), "inbound video does not flow"
+        page.wait_for_function("() => document.querySelector('.remote-video').videoWidth > 0", timeout=10000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    caller.screenshot(path=str(ARTIFACTS / "call.png"))
+    caller.locator("#hangup").click()
+    expect(tab1.locator("#call-banner")).to_contain_text("ended", timeout=10000)
+    expect(tab1.locator("#notice")).to_contain_text("The call ended", timeout=10000)
+    call = Call.objects.get(caller=alice, callee=bob)
+    assert call.state == "ended" and call.answered_at and call.ended_at and call.duration.total_seconds() > 0
+    assert call.ended_by_id == alice.pk
+
+
+def test_decline_cancel_missed_and_busy(open_page):
+    _, ca = make_user("alice")
+    _, cb = make_user("bob")
+    _, cc = make_user("carol")
+    caller = open_page(ca, 0, "/?q=bob")
+    callee = open_page(cb, 1, "/")
+    for page in (caller, callee):
+        page.wait_for_function("() => window.rtcSignaling && window.rtcSignaling.open", timeout=10000)
+    banner, ring = caller.locator("#call-banner"), callee.locator("#call-banner")
+
+    caller.locator(".call-button[data-username=bob]").click()
+    expect(ring).to_contain_text("alice is calling", timeout=10000)
+    callee.locator("[data-call-action=decline]").click()
+    expect(banner).to_contain_text("declined", timeout=10000)
+
+    caller.locator(".call-button[data-username=bob]").click()
+    expect(ring).to_contain_text("alice is calling", timeout=10000)
+    caller.locator("[data-call-action=cancel]").click()
+    expect(ring).to_contain_text("hung up before you answered", timeout=10000)
+
+    caller.locator(".call-button[data-username=bob]").click()
+    expect(ring).to_contain_text("alice is calling", timeout=10000)
+    expect(banner).to_contain_text("missed", timeout=(RING_TIMEOUT + 10) * 1000)
+    expect(ring).to_contain_text("Missed call from alice", timeout=10000)
+    assert list(Call.objects.order_by("created_at").values_list("state", flat=True)) == [
+        "declined",
+        "cancelled",
+        "missed",
+    ]
+
+    # busy: bob accepts carol's call and is in it; alice's call gets "busy"
+    carol = open_page(cc, 0, "/?q=bob")
+    carol.wait_for_function("() => window.rtcSignaling && window.rtcSignaling.open", timeout=10000)
+    carol.locator(".call-button[data-username=bob]").click()
+    expect(ring).to_contain_text("carol is calling", timeout=10000)
+    callee.locator("[data-call-action=accept]").click()
+    callee.wait_for_url("**/r/*/?call=*", timeout=10000)
+    carol.wait_for_url("**/r/*/?call=*", timeout=10000)
+    wait_connected(callee)
+    caller.locator(".call-button[data-username=bob]").click()
+    expect(banner).to_contain_text("busy", timeout=10000)
+
+
+def test_three_people_in_a_room_across_two_processes(open_page):
+    owner, co = make_user("owner")
+    room = Room.objects.create(name="Standup", owner=owner)
+    cookies = [co, make_user("bob")[1], make_user("carol")[1]]
+    pages = [open_page(cookie, i % 2, f"/r/{room.pk}/") for i, cookie in enumerate(cookies)]
+    for page in pages:
+        wait_connected(page, peers=2)
+    for page in pages:
+        all_stats = stats(page)
+        assert len(all_stats) == 2 and all(s["relayed"] for s in all_stats.values())
+    assert grows(pages[2], "videoBytes")
+
+
+def test_call_survives_a_restart_of_the_callers_process(open_page, servers):
+    owner, co = make_user("owner")
+    room = Room.objects.create(name="Standup", owner=owner)
+    a = open_page(co, 0, f"/r/{room.pk}/")
+    b = open_page(make_user("bob")[1], 1, f"/r/{room.pk}/")
+    wait_connected(a)
+    wait_connected(b)
+    peer_before = a.evaluate("() => window.rtc.signaling.peer")
+    servers[0].restart()  # SIGTERM (drain: reconnect frame, 4001), then a new process on the same port
+    a.wait_for_function(
+        "(peer) => window.rtc.signaling.open && window.rtc.signaling.peer === peer", arg=peer_before, timeout=30000
+    )
+    assert a.evaluate("() => document.location.pathname") == f"/r/{room.pk}/"  # no reload
+    # signaling works end to end again: an ICE restart renegotiates through the new process
+    a.evaluate("() => { for (const {link} of window.rtc.links.values()) link.restartIce(); }")
+    wait_connected(a)
+    wait_connected(b)
+    assert grows(b, "videoBytes") and grows(a, "videoBytes")
+
+
+def test_mute_camera_off_and_screen_share_are_seen_by_the_other_side(open_page):
+    owner, co = make_user("owner")
+    room = Room.objects.create(name="Standup", owner=owner)
+    a = open_page(co, 0, f"/r/{room.pk}/")
+    b = open_page(make_user("bob")[1], 1, f"/r/{room.pk}/")
+    wait_connected(a)
+    wait_connected(b)
+    assert grows(b, "audioBytes") and grows(b, "framesDecoded")
+    a.locator("#mute").click()
+    expect(a.locator("#mute")).to_have_text("Unmute")
+    b.wait_for_function(
+        """async () => { const s1 = await window.rtc.stats(); await new Promise(r => setTimeout(r, 1000));
+            const s2 = await window.rtc.stats(); const p = Object.keys(s2)[0];
+            return s2[p].audioBytes === s1[p].audioBytes; }""",
+        timeout=15000,
+    )
+    a.locator("#camera").click()
+    b.wait_for_function(
+        """async () => { const s1 = await window.rtc.stats(); await new Promise(r => setTimeout(r, 1000));
+            const s2 = await window.rtc.stats(); const p = Object.keys(s2)[0];
+            return s2[p].framesDecoded === s1[p].framesDecoded; }""",
+        timeout=15000,
+    )
+    a.locator("#mute").click()
+    a.locator("#camera").click()
+    assert grows(b, "audioBytes") and grows(b, "framesDecoded")
+    a.locator("#screen").click()
+    a.wait_for_function(
+        """() => { const st = window.rtc.state; if (!st.screen) return false;
+            return [...st.links.values()].every(({link}) => link.video.sender.track === st.screen); }""",
+        timeout=15000,
+    )
+    assert grows(b, "framesDecoded")
+    a.locator("#screen").click()  # stop sharing: back to the camera
+    a.wait_for_function(
+        """() => [...window.rtc.state.links.values()]
+            .every(({link}) => link.video.sender.track === window.rtc.state.camera)""",
+        timeout=10000,
+    )
+
+
+def test_anonymous_visitor_goes_to_login_and_outsiders_are_forbidden(open_page):
+    alice, _ = make_user("alice")
+    bob, _ = make_user("bob")
+    _, cm = make_user("mallory")
+    direct = Room.objects.create(name="alice and bob", owner=alice, kind=Room.Kind.DIRECT)
+    direct.members.add(alice, bob)
+    anonymous = open_page(None, 0, f"/r/{direct.pk}/")
+    assert "/login/" in anonymous.url and "next=" in anonymous.url
+    expect(anonymous.locator("h1")).to_have_text("Log in")
+    outsider = open_page(cm, 1, f"/r/{direct.pk}/")
+    expect(outsider.locator("h1")).to_have_text("Forbidden")
+    expect(outsider.locator("#forbidden-reason")).to_contain_text("private")
+
+
+def test_pages_fit_a_phone(open_page):
+    owner, co = make_user("owner")
+    room = Room.objects.create(name="Standup", owner=owner)
+    phone = {"width": 390, "height": 844}
+    home = open_page(co, 0, "/", viewport=phone)
+    call = open_page(co, 1, f"/r/{room.pk}/", viewport=phone)
+    for page in (home, call):
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
+    ARTIFACTS.mkdir(exist_ok=True)
+    home.screenshot(path=str(ARTIFACTS / "home-phone.png"))
+    call.screenshot(path=str(ARTIFACTS / "call-phone.png"))
+
+
+def teardown_module(module):
+    shot = ARTIFACTS / "call.png"
+    if shot.exists() and os.environ.get("RTCSITE_UPDATE_SCREENSHOTS"):
+        shutil.copy(shot, Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "call.png")

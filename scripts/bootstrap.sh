@@ -22,6 +22,8 @@ if [ "$mode" = test ]; then
   wanted[chromium]=chromium
   wanted[nginx]=nginx
   wanted[openssl]=openssl
+  wanted[node]=nodejs
+  wanted[npm]=npm
 fi
 missing=()
 for cmd in "${!wanted[@]}"; do
@@ -65,4 +67,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q --disable-pip-version-check -r "$reqs"
   echo "$digest" >"$stamp"
+fi
+
+# ---- Node load generator for the benchmark smoke test ------------------------
+if [ "$mode" = test ]; then
+  lock=bench/loadgen/package-lock.json
+  lockstamp=bench/loadgen/node_modules/.installed
+  if [ ! -f "$lockstamp" ] || [ "$(sha256sum <"$lock")" != "$(cat "$lockstamp")" ]; then
+    say "installing the benchmark's load generator (npm ci)"
+    (cd bench/loadgen && npm ci --silent --no-audit --no-fund)
+    sha256sum <"$lock" >"$lockstamp"
+  fi
 fi

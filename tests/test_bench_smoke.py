@@ -1,0 +1,25 @@
+"""A short run of the benchmark itself, so the script anyone reruns keeps working."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent
+
+
+def test_bench_smoke_relays_everything_and_joins_everyone(tmp_path):
+    output = tmp_path / "smoke.json"
+    run = subprocess.run(
+        [sys.executable, "bench/run.py", "smoke", "--output", str(output)],
+        cwd=BASE,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(output.read_text())["smoke"]
+    relay = result["relay"][0]
+    assert relay["sent"] > 100 and relay["received"] == relay["sent"]
+    assert relay["p99_ms"] is not None and relay["p99_ms"] > 0
+    assert result["joins"] == {**result["joins"], "joined": 50, "failures": 0}

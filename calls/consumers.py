@@ -48,11 +48,6 @@ def _user_info(user) -> dict:
     return protocol.user_info(user.pk, user.get_username(), display_name(user))
 
 
-@database_sync_to_async
-def _open_session(peer: str, user, node_name: str, ip: str, ua: str) -> None:
-    PeerSession.objects.create(peer=peer, user=user, node=node_name, ip=ip or None, user_agent=ua[:400])
-
-
 class SignalingConsumer(AsyncWebsocketConsumer):
     """One browser tab (or client) connected to /ws/signal/."""
 
@@ -139,7 +134,11 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             self.peer, self.user.pk, self.user_json, node.id, self.channel_name, self.ip, self.ua, self.resume_token
         )
         await self._listen()
-        await _open_session(self.peer, self.user, node.name, self.ip, self.ua)
+        node.writes.open_session(
+            PeerSession(
+                peer=self.peer, user_id=self.user.pk, node=node.name, ip=self.ip or None, user_agent=self.ua[:400]
+            )
+        )
 
     async def _resume(self, token: str) -> presence.Resumed | None:
         """Take over a dropped peer: same peer id and rooms, so the others see no churn."""
@@ -226,6 +225,8 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         if room_id not in self.rooms and len(self.rooms) >= settings.SIGNALING_MAX_ROOMS:
             raise ProtocolError(ErrorCode.TOO_MANY_ROOMS, "this connection is in too many rooms", frame.id)
         admission = await database_sync_to_async(rooms.admit)(self.user, room_id, frame.id)
+        if admission.new_member:
+            node.writes.admit(room_id, self.user.pk)
         group = rooms.group(room_id)
         # Listen before taking the snapshot, so no peer-joined can fall between the two.
         await self.channel_layer.group_add(group, self.channel_name)

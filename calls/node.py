@@ -24,10 +24,11 @@ import redis.exceptions
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import direct, metrics, presence, protocol, rooms
-from calls.models import PeerSession
+from calls.models import PeerSession, Room
 
 if TYPE_CHECKING:
     from calls.consumers import SignalingConsumer
@@ -35,6 +36,71 @@ if TYPE_CHECKING:
 logger = logging.getLogger("calls.node")
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+class WriteBehind:
+    """Rows that need not exist before a client is answered, written in batches.
+
+    A burst of connections and joins then costs a few bulk INSERTs instead of one
+    transaction each (which SQLite would serialize), and the relay path never waits.
+    """
+
+    INTERVAL = 0.5
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, PeerSession] = {}
+        self.memberships: set[tuple[str, int]] = set()
+        self._task: asyncio.Task | None = None
+
+    def open_session(self, session: PeerSession) -> None:
+        self.sessions[session.peer] = session
+        self._wake()
+
+    def admit(self, room_id: str, user_id: int) -> None:
+        self.memberships.add((room_id, user_id))
+        self._wake()
+
+    def close_pending(self, peer: str, reason: str, room_ids: list[str]) -> bool:
+        """Close a session not yet written (it is then written closed); False if none is pending."""
+        session = self.sessions.get(peer)
+        if session is None:
+            return False
+        session.closed_at, session.close_reason = timezone.now(), reason[:32]
+        session.rooms = sorted(room_ids) or session.rooms
+        return True
+
+    def _wake(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.INTERVAL)
+        await self.flush()
+
+    async def flush(self) -> None:
+        sessions, self.sessions = list(self.sessions.values()), {}
+        memberships, self.memberships = self.memberships, set()
+        if sessions or memberships:
+            try:
+                await database_sync_to_async(_write_rows)(sessions, memberships)
+            except Exception:
+                logger.exception("writing connection history failed", extra={"rows": len(sessions)})
+
+
+def _write_rows(sessions: list[PeerSession], memberships: set[tuple[str, int]]) -> None:
+    through = Room.members.through
+    for model, rows in (
+        (PeerSession, sessions),
+        (through, [through(room_id=room_id, user_id=user_id) for room_id, user_id in memberships]),
+    ):
+        try:
+            with transaction.atomic():
+                model.objects.bulk_create(rows, ignore_conflicts=True)
+        except IntegrityError:
+            # A user or room deleted meanwhile: write the others one by one, skip those.
+            for row in rows:
+                with contextlib.suppress(IntegrityError), transaction.atomic():
+                    model.objects.bulk_create([row], ignore_conflicts=True)
 
 
 class Node:
@@ -45,6 +111,7 @@ class Node:
         self.name = os.environ.get("RTCSITE_NODE_NAME", socket.gethostname())
         self.connections: dict[str, SignalingConsumer] = {}
         self.draining = False
+        self.writes = WriteBehind()
         self._task: asyncio.Task | None = None
         self._had_lease = False
         self._redis_down = False
@@ -96,6 +163,7 @@ class Node:
             logger.warning("drain timed out", extra={"left": len(self.connections)})
         with contextlib.suppress(*REDIS_ERRORS):
             await presence.forget_node(self.id, settings.SIGNALING_NODE_TTL)
+        await self.writes.flush()
         metrics.process_exiting()
         logger.info("drained", extra={"connections": count})
 
@@ -188,7 +256,8 @@ async def remove_and_announce(peer: str, reason: protocol.LeaveReason | None, co
     stored_reason, room_ids = result
     reason = reason or protocol.LeaveReason(stored_reason or "disconnect")
     await announce_left(peer, room_ids, reason)
-    await close_session(peer, str(reason), room_ids)
+    if not node.writes.close_pending(peer, str(reason), room_ids):
+        await close_session(peer, str(reason), room_ids)
     return room_ids
 
 

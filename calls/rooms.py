@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from django.db import transaction
-
 from calls import state
 from calls.models import Room
 from calls.protocol import ErrorCode, ProtocolError, Ref
@@ -39,10 +37,11 @@ class Admission:
     room_id: str
     max_peers: int
     kind: str
+    new_member: bool  # a first visit to a meeting: record it (calls.node writes it behind)
 
 
 def admit(user, room_id: str, ref: Ref = None) -> Admission:
-    """May `user` enter `room_id`? Raises room_not_found / forbidden; records admission to meetings.
+    """May `user` enter `room_id`? Raises room_not_found / forbidden.
 
     Direct rooms admit only their listed members. A locked meeting admits its owner and
     users admitted before it was locked.
@@ -51,13 +50,9 @@ def admit(user, room_id: str, ref: Ref = None) -> Admission:
     if room is None:
         raise ProtocolError(ErrorCode.ROOM_NOT_FOUND, "no room has that id", ref)
     is_member = room.owner_id == user.pk or room.members.filter(pk=user.pk).exists()
-    if room.kind == Room.Kind.DIRECT or room.locked:
-        if not is_member:
-            raise ProtocolError(ErrorCode.FORBIDDEN, "you may not enter this room", ref)
-    elif not is_member:
-        with transaction.atomic():
-            room.members.add(user)
-    return Admission(room.pk, room.max_peers, room.kind)
+    if (room.kind == Room.Kind.DIRECT or room.locked) and not is_member:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "you may not enter this room", ref)
+    return Admission(room.pk, room.max_peers, room.kind, new_member=not is_member)
 
 
 # KEYS: room members hash, the peer's room set, the active-rooms zset (room -> live peers)

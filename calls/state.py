@@ -25,11 +25,19 @@ def key(*parts: str) -> str:
     return ":".join((settings.REDIS_PREFIX, *parts))
 
 
+# A bounded pool that waits for a free connection: a burst of a thousand connects then queues
+# on a few dozen Redis connections instead of opening hundreds at once.
+POOL_SIZE = 32
+
+
 def _make(module):
     if settings.REDIS_SENTINELS:
         sentinel = module.Sentinel(settings.REDIS_SENTINELS, **_TIMEOUTS)
         return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, password=settings.REDIS_PASSWORD, **_TIMEOUTS)
-    return module.Redis.from_url(settings.REDIS_URLS[0], password=settings.REDIS_PASSWORD, **_TIMEOUTS)
+    pool = module.BlockingConnectionPool.from_url(
+        settings.REDIS_URLS[0], password=settings.REDIS_PASSWORD, max_connections=POOL_SIZE, timeout=10, **_TIMEOUTS
+    )
+    return module.Redis(connection_pool=pool)
 
 
 def get_async() -> aioredis.Redis:

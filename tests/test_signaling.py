@@ -69,7 +69,7 @@ async def test_hello_describes_the_connection(cluster, users):
     assert len(hello["peer"]) >= 16 and hello["resume"] and hello["resumed"] is False
     await peer.send(type="ping", id="p1")
     assert await peer.recv_type("pong") == {"type": "pong", "ref": "p1"}
-    session = await sync_to_async(PeerSession.objects.get)(peer=hello["peer"])
+    session = await eventually(lambda: PeerSession.objects.filter(peer=hello["peer"]).first(), what="history row")
     assert session.user_id == alice.pk and session.closed_at is None
     await peer.close()
 

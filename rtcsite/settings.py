@@ -135,7 +135,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several daphne processes share one SQLite file: WAL lets readers run beside the
     # writer, IMMEDIATE transactions take the write lock up front (no upgrade deadlock),
     # and the timeout waits for the lock instead of failing with "database is locked".
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections are kept: opening one runs these PRAGMAs, which costs more than most queries.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",

@@ -237,10 +237,11 @@ def machine() -> dict:
     versions = {}
     for package in ("django", "channels", "channels_redis", "daphne", "redis", "orjson"):
         try:
-            versions[package] = __import__(package).__version__
+            versions["redis-py" if package == "redis" else package] = __import__(package).__version__
         except (ImportError, AttributeError):
             versions[package] = "?"
-    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
+    server = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout
+    redis_version = next((word[2:] for word in server.split() if word.startswith("v=")), "?")
     node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     return {"cpus": os.cpu_count(), "cpu": cpu, "mem_gib": round(int(mem) / 2**20, 1),
             "python": platform.python_version(), "redis": redis_version, "node": node_version, **versions}  # fmt: skip

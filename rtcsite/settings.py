@@ -245,8 +245,8 @@ else:
 
 CHANNEL_LAYERS = {
     "default": {
-        # One PUBLISH per send; see docs/architecture.md for why the pub/sub layer.
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        # channels_redis pub/sub, PUBLISHes pipelined under load: see docs/architecture.md.
+        "BACKEND": "calls.layers.CoalescingPubSubChannelLayer",
         "CONFIG": {"hosts": _layer_hosts, "prefix": f"{REDIS_PREFIX}:layer:"},
     }
 }

@@ -30,7 +30,7 @@ def _point_at(redis: stack.Redis) -> None:
     settings.REDIS_URLS = [redis.url]
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "calls.layers.CoalescingPubSubChannelLayer",
             "CONFIG": {"hosts": [{"address": redis.url}], "prefix": f"{settings.REDIS_PREFIX}:layer:"},
         }
     }

@@ -1,0 +1,76 @@
+"""The channels-redis pub/sub layer, with PUBLISHes coalesced into pipelines.
+
+channels_redis' pub/sub layer sends each message as its own PUBLISH round trip, one at a
+time per Redis connection (under a lock). Under load the relay path then spends most of
+its time in one socket write and one read per frame. This layer queues the messages that
+arrive while a round trip is in flight and sends them together in one pipeline: the same
+commands, in the same order, each caller still awaiting its own message's delivery to
+Redis, but one write and one read per batch instead of per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels_redis.pubsub import (
+    RedisPubSubChannelLayer,
+    RedisPubSubLoopLayer,
+    RedisSingleShardConnection,
+    _wrap_close,
+)
+
+
+class _CoalescingShard(RedisSingleShardConnection):
+    def __init__(self, host, channel_layer) -> None:
+        super().__init__(host, channel_layer)
+        self._outbox: list[tuple[str, bytes, asyncio.Future]] = []
+        self._sender: asyncio.Task | None = None
+
+    async def publish(self, channel, message) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._outbox.append((channel, message, future))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_all())
+        await future
+
+    async def _send_all(self) -> None:
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            try:
+                async with self._lock:
+                    self._ensure_redis()
+                    pipe = self._redis.pipeline(transaction=False)
+                    for channel, message, _ in batch:
+                        pipe.publish(channel, message)
+                    await pipe.execute()
+            except asyncio.CancelledError:
+                for *_, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:  # each caller sees the failure of its own message
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+
+class _CoalescingLoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._shards = [_CoalescingShard(shard.host, self) for shard in self._shards]
+
+
+class CoalescingPubSubChannelLayer(RedisPubSubChannelLayer):
+    """Drop-in for RedisPubSubChannelLayer (same configuration, same wire format)."""
+
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = self._layers[loop] = _CoalescingLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            _wrap_close(self, loop)
+            return layer

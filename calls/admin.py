@@ -126,7 +126,7 @@ class ActivePeerAdmin(admin.ModelAdmin):
             ids = None
         page_number = request.GET.get("p", "1")
         if ids is None:
-            total, _ = presence.peers_page(0, 0)
+            total = presence.count()
             paginator = Paginator(range(total), self.PAGE_SIZE)
             page = paginator.get_page(page_number)
             _, rows = presence.peers_page(page.start_index() - 1 if total else 0, self.PAGE_SIZE)

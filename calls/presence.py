@@ -263,10 +263,17 @@ def _decode_peer(peer: str, values: list[bytes | None]) -> dict | None:
     }
 
 
+def count() -> int:
+    """How many live peers there are, in one command."""
+    return state.get_sync().zcard(state.key("peers"))
+
+
 def peers_page(offset: int = 0, limit: int = 50) -> tuple[int, list[dict]]:
     """(total, one page of live peers, oldest connection first), each with its rooms."""
     r = state.get_sync()
     total = r.zcard(state.key("peers"))
+    if limit <= 0:
+        return total, []
     ids = [p.decode() for p in r.zrange(state.key("peers"), offset, offset + limit - 1)]
     return total, describe(ids)
 

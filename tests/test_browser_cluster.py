@@ -1,0 +1,57 @@
+"""A real call through the production topology: nginx (HTTPS) in front of two daphne processes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from calls.models import Room
+from rtcsite import stack
+from tests.servers import make_user, server_env
+from tests.test_browser import CHROMIUM_ARGS, CONNECTED, grows, stats
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def cluster(redis, tmp_path, request):
+    env = server_env(
+        redis,
+        tmp_path,
+        DJANGO_SECURE_SSL_REDIRECT="1",
+        DJANGO_SECURE_COOKIES="1",
+        ICE_TRANSPORT_POLICY="relay",
+    )
+    running = stack.start_cluster(tmp_path, env, nodes=2, coturn=True)
+    yield running
+    running.stop()
+    if getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed:
+        for daphne in running.daphnes:
+            print(daphne.proc.log_tail(60))
+
+
+def test_call_through_nginx_over_https_relayed_by_coturn(cluster):
+    owner, cookie_a = make_user("alice")
+    _, cookie_b = make_user("bob")
+    room = Room.objects.create(name="Through the proxy", owner=owner)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        try:
+            pages = []
+            for cookie in (cookie_a, cookie_b):
+                context = browser.new_context(ignore_https_errors=True)
+                context.add_cookies([{"name": "sessionid", "value": cookie, "url": cluster.url, "secure": True}])
+                page = context.new_page()
+                page.goto(f"{cluster.url}/r/{room.pk}/")
+                pages.append(page)
+            for page in pages:
+                page.wait_for_function(CONNECTED, arg=1, timeout=30000)
+                assert page.evaluate("() => window.rtc.signaling.url").startswith("wss://")
+                for peer_stats in stats(page).values():
+                    assert peer_stats["localType"] == "relay" and peer_stats["remoteType"] == "relay"
+            assert grows(pages[1], "videoBytes")
+        finally:
+            browser.close()

@@ -252,7 +252,7 @@ def main() -> int:
     parser.add_argument("scenario", nargs="?", default="all",
                         choices=["all", "latency", "throughput", "memory", "joins", "echo", "smoke"])  # fmt: skip
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per relay step")
-    parser.add_argument("--rates", default="1000,2000,3000,4000,5000,6000,8000", help="throughput steps, msg/s")
+    parser.add_argument("--rates", default="1000,2000,3000,4000,5000,6000,8000,10000", help="throughput steps, msg/s")
     parser.add_argument("--output", default=None, help="JSON result file (default: bench/results-<scenario>.json)")
     args = parser.parse_args()
     raise_fd_limit()

@@ -12,11 +12,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from playwright.sync_api import expect, sync_playwright
 
 from calls.models import Call, Room
 from rtcsite import stack
-from tests.servers import make_user, server_env
+from tests.servers import PASSWORD, make_user, server_env
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
 # plain blocking calls between page actions.
@@ -52,6 +53,7 @@ def servers(django_db_setup, django_db_blocker, redis_server, tmp_path_factory, 
         TURN_URLS=",".join(coturn.urls),
         CALL_RING_TIMEOUT=str(RING_TIMEOUT),
         SIGNALING_NODE_TTL="4",
+        TURN_TTL="14",  # pages refresh credentials before half of it: within seconds here
     )
     nodes = [stack.start_daphne(tmp, env, name=f"web{i}") for i in range(2)]
     yield nodes
@@ -203,6 +205,17 @@ def test_three_people_in_a_room_across_two_processes(open_page):
         all_stats = stats(page)
         assert len(all_stats) == 2 and all(s["relayed"] for s in all_stats.values())
     assert grows(pages[2], "videoBytes")
+    # the administrator sees all three, on both processes
+    get_user_model().objects.create_superuser("root", "root@example.com", PASSWORD)
+    admin = open_page(None, 0, "/admin/login/?next=/admin/calls/activepeer/")
+    admin.fill("#id_username", "root")
+    admin.fill("#id_password", PASSWORD)
+    admin.click("input[type=submit]")
+    expect(admin.locator("tr.rtc-peer")).to_have_count(3, timeout=10000)
+    nodes = admin.eval_on_selector_all("tr.rtc-peer", "rows => rows.map(r => r.dataset.node)")
+    assert len(set(nodes)) == 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    admin.screenshot(path=str(ARTIFACTS / "active-peers.png"), full_page=True)
 
 
 def test_call_survives_a_restart_of_the_callers_process(open_page, servers):
@@ -213,6 +226,8 @@ def test_call_survives_a_restart_of_the_callers_process(open_page, servers):
     wait_connected(a)
     wait_connected(b)
     peer_before = a.evaluate("() => window.rtc.signaling.peer")
+    # TURN credentials are refreshed from the API before they expire (TURN_TTL is short here)
+    a.wait_for_function("() => window.rtc.turnRefreshedAt > 0", timeout=15000)
     servers[0].restart()  # SIGTERM (drain: reconnect frame, 4001), then a new process on the same port
     a.wait_for_function(
         "(peer) => window.rtc.signaling.open && window.rtc.signaling.peer === peer", arg=peer_before, timeout=30000
@@ -264,6 +279,27 @@ def test_mute_camera_off_and_screen_share_are_seen_by_the_other_side(open_page):
             .every(({link}) => link.video.sender.track === window.rtc.state.camera)""",
         timeout=10000,
     )
+
+
+def test_joining_without_camera_or_microphone_is_watch_only(open_page, browser, servers):
+    owner, co = make_user("owner")
+    room = Room.objects.create(name="Standup", owner=owner)
+    speaker = open_page(co, 0, f"/r/{room.pk}/")
+    _, cb = make_user("bob")
+    context = browser.new_context()
+    context.add_cookies([{"name": "sessionid", "value": cb, "url": servers[1].url}])
+    context.add_init_script(
+        """navigator.mediaDevices.getUserMedia = async () => {
+               throw new DOMException("denied", "NotAllowedError"); };"""
+    )
+    viewer = context.new_page()
+    viewer.goto(f"{servers[1].url}/r/{room.pk}/")
+    expect(viewer.locator("#notice")).to_contain_text("watch only", timeout=10000)
+    wait_connected(viewer)
+    wait_connected(speaker)
+    assert grows(viewer, "videoBytes")
+    expect(viewer.locator("#mute")).to_be_disabled()
+    context.close()
 
 
 def test_anonymous_visitor_goes_to_login_and_outsiders_are_forbidden(open_page):

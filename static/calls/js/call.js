@@ -52,7 +52,8 @@ function setLocal(stream) {
   state.mic = stream?.getAudioTracks()[0] || null;
   state.camera = stream?.getVideoTracks()[0] || null;
   state.local = new MediaStream([state.mic, state.camera].filter(Boolean));
-  document.getElementById("local-video").srcObject = state.local;
+  // A media element with an empty stream never finishes loading (and holds the page's load event).
+  document.getElementById("local-video").srcObject = state.local.getTracks().length ? state.local : null;
   document.getElementById("mute").disabled = !state.mic;
   document.getElementById("camera").disabled = !state.camera;
 }
@@ -84,7 +85,9 @@ function addPeer(peer, user, initiator) {
     initiator,
   });
   const tile = remoteTile(peer, user?.display_name || user?.username || "guest");
-  tile.video.srcObject = link.remoteStream;
+  link.addEventListener("track", () => {
+    if (!tile.video.srcObject) tile.video.srcObject = link.remoteStream; // only once there is media
+  });
   link.addEventListener("state", ({ detail }) => {
     tile.state.textContent = detail;
     tile.tile.dataset.state = detail;
@@ -190,7 +193,7 @@ async function stopSharing() {
   state.screen.stop();
   state.screen = null;
   buttons.screen.textContent = "Share screen";
-  document.getElementById("local-video").srcObject = state.local;
+  document.getElementById("local-video").srcObject = state.local.getTracks().length ? state.local : null;
   applyOutgoing();
 }
 

@@ -118,6 +118,17 @@ def grows(page, field: str, seconds: float = 2.0) -> bool:
     )
 
 
+def wait_stopped(page, field: str, timeout: float = 15) -> None:
+    """Until `field` of the (single) remote peer stays the same for a second."""
+    page.wait_for_function(
+        """async (field) => { const s1 = await window.rtc.stats(); await new Promise(r => setTimeout(r, 1000));
+            const s2 = await window.rtc.stats(); const p = Object.keys(s2)[0];
+            return s2[p][field] === s1[p][field]; }""",
+        arg=field,
+        timeout=timeout * 1000,
+    )
+
+
 def test_direct_call_rings_every_tab_connects_through_turn_and_ends(open_page):
     alice, ca = make_user("alice")
     bob, cb = make_user("bob")
@@ -218,13 +229,19 @@ def test_three_people_in_a_room_across_two_processes(open_page):
     admin.screenshot(path=str(ARTIFACTS / "active-peers.png"), full_page=True)
 
 
-def test_call_survives_a_restart_of_the_callers_process(open_page, servers):
+def call_in_a_room(open_page):
+    """A room with two connected users, the first on process 0, the second on process 1."""
     owner, co = make_user("owner")
     room = Room.objects.create(name="Standup", owner=owner)
     a = open_page(co, 0, f"/r/{room.pk}/")
     b = open_page(make_user("bob")[1], 1, f"/r/{room.pk}/")
     wait_connected(a)
     wait_connected(b)
+    return room, a, b
+
+
+def test_call_survives_a_restart_of_the_callers_process(open_page, servers):
+    room, a, b = call_in_a_room(open_page)
     peer_before = a.evaluate("() => window.rtc.signaling.peer")
     # TURN credentials are refreshed from the API before they expire (TURN_TTL is short here)
     a.wait_for_function("() => window.rtc.turnRefreshedAt > 0", timeout=15000)
@@ -241,28 +258,13 @@ def test_call_survives_a_restart_of_the_callers_process(open_page, servers):
 
 
 def test_mute_camera_off_and_screen_share_are_seen_by_the_other_side(open_page):
-    owner, co = make_user("owner")
-    room = Room.objects.create(name="Standup", owner=owner)
-    a = open_page(co, 0, f"/r/{room.pk}/")
-    b = open_page(make_user("bob")[1], 1, f"/r/{room.pk}/")
-    wait_connected(a)
-    wait_connected(b)
+    _, a, b = call_in_a_room(open_page)
     assert grows(b, "audioBytes") and grows(b, "framesDecoded")
     a.locator("#mute").click()
     expect(a.locator("#mute")).to_have_text("Unmute")
-    b.wait_for_function(
-        """async () => { const s1 = await window.rtc.stats(); await new Promise(r => setTimeout(r, 1000));
-            const s2 = await window.rtc.stats(); const p = Object.keys(s2)[0];
-            return s2[p].audioBytes === s1[p].audioBytes; }""",
-        timeout=15000,
-    )
+    wait_stopped(b, "audioBytes")
     a.locator("#camera").click()
-    b.wait_for_function(
-        """async () => { const s1 = await window.rtc.stats(); await new Promise(r => setTimeout(r, 1000));
-            const s2 = await window.rtc.stats(); const p = Object.keys(s2)[0];
-            return s2[p].framesDecoded === s1[p].framesDecoded; }""",
-        timeout=15000,
-    )
+    wait_stopped(b, "framesDecoded")
     a.locator("#mute").click()
     a.locator("#camera").click()
     assert grows(b, "audioBytes") and grows(b, "framesDecoded")
@@ -298,6 +300,7 @@ def test_joining_without_camera_or_microphone_is_watch_only(open_page, browser, 
     wait_connected(viewer)
     wait_connected(speaker)
     assert grows(viewer, "videoBytes")
+    expect(viewer.locator("#notice")).to_contain_text("watch only")  # still said once connected
     expect(viewer.locator("#mute")).to_be_disabled()
     context.close()
 

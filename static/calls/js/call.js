@@ -19,6 +19,7 @@ const state = {
   cameraOff: false,
   links: new Map(), // peer id -> { link, tile }
   ended: false,
+  mediaNotice: "",
 };
 const signaling = new Signaling(config.wsPath);
 window.rtc = { state, signaling, calls, links: state.links, stats }; // read-only hook for tests and debugging
@@ -44,6 +45,7 @@ async function getMedia() {
     NotReadableError: "Your camera or microphone is in use by another application; you joined without them.",
     NotFoundError: "No camera or microphone found; you joined watch-only.",
   }[lastError?.name] || "Your camera and microphone could not be started; you joined watch-only.";
+  state.mediaNotice = why;
   notice(why, "warning");
   return null;
 }
@@ -97,6 +99,11 @@ function addPeer(peer, user, initiator) {
   return entry;
 }
 
+// Connection trouble is over: show only what is still true (e.g. that we joined watch-only).
+function clearNotice() {
+  notice(state.mediaNotice || "", "warning");
+}
+
 function dropPeer(peer) {
   const entry = state.links.get(peer);
   if (!entry) return;
@@ -112,7 +119,7 @@ function dropAll() {
 async function join() {
   try {
     const joined = await signaling.request({ type: "join", room: config.room });
-    notice("");
+    clearNotice();
     for (const { peer, user } of joined.peers) addPeer(peer, user, true);
   } catch (error) {
     if (error.code) {
@@ -125,7 +132,7 @@ async function join() {
 signaling.addEventListener("hello", ({ detail }) => {
   if (detail.resumed) {
     // Same peer id and rooms: the others never saw us leave. Repair what the gap broke.
-    notice("");
+    clearNotice();
     for (const { link } of state.links.values()) {
       if (link.state !== "connected") link.restartIce();
     }
@@ -171,21 +178,18 @@ const buttons = {
   devices: document.getElementById("devices"),
 };
 
-buttons.mute.addEventListener("click", () => {
-  state.muted = !state.muted;
-  if (state.mic) state.mic.enabled = !state.muted;
-  buttons.mute.textContent = state.muted ? "Unmute" : "Mute";
-  buttons.mute.setAttribute("aria-pressed", String(state.muted));
-  applyOutgoing();
-});
-
-buttons.camera.addEventListener("click", () => {
-  state.cameraOff = !state.cameraOff;
-  if (state.camera) state.camera.enabled = !state.cameraOff;
-  buttons.camera.textContent = state.cameraOff ? "Camera on" : "Camera off";
-  buttons.camera.setAttribute("aria-pressed", String(state.cameraOff));
-  applyOutgoing();
-});
+// Mute and camera off stop sending (replaceTrack(null)), so the other side sees the track go quiet.
+function toggle(button, flag, track, labels) {
+  button.addEventListener("click", () => {
+    state[flag] = !state[flag];
+    if (state[track]) state[track].enabled = !state[flag];
+    button.textContent = labels[Number(state[flag])];
+    button.setAttribute("aria-pressed", String(state[flag]));
+    applyOutgoing();
+  });
+}
+toggle(buttons.mute, "muted", "mic", ["Mute", "Unmute"]);
+toggle(buttons.camera, "cameraOff", "camera", ["Camera off", "Camera on"]);
 
 async function stopSharing() {
   if (!state.screen) return;

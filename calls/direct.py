@@ -14,6 +14,7 @@ so a call still goes `missed` if the process that placed it dies.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
@@ -189,3 +190,49 @@ async def sweep_ringing() -> int:
             await announce(call)
             count += 1
     return count
+
+
+@database_sync_to_async
+def _accepted_calls(older_than: float) -> list[tuple[int, str]]:
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    calls = Call.objects.filter(state=State.ACCEPTED, answered_at__lt=cutoff).exclude(room=None)
+    return list(calls.values_list("pk", "room_id")[:500])
+
+
+@database_sync_to_async
+def _end_abandoned(call_id: int) -> Call | None:
+    if not Call.objects.filter(pk=call_id, state=State.ACCEPTED).update(state=State.ENDED, ended_at=timezone.now()):
+        return None
+    return _load(call_id)
+
+
+async def sweep_abandoned() -> int:
+    """End accepted calls whose room has stayed empty (both sides closed without hanging up).
+
+    A room seen empty is marked in Redis; seen empty again CALL_ABANDON_AFTER seconds
+    later (longer than the resume window), its call ends. Any live process may do it.
+    """
+    wait = settings.CALL_ABANDON_AFTER
+    calls = await _accepted_calls(older_than=wait)
+    if not calls:
+        return 0
+    r = state.get_async()
+    pipe = r.pipeline(transaction=False)
+    for _, room_id in calls:
+        pipe.hlen(rooms.members_key(room_id))
+    counts = await pipe.execute()
+    ended = 0
+    now = time.time()
+    for (call_id, _), live in zip(calls, counts, strict=True):
+        marker = state.key("call-empty", str(call_id))
+        if live:
+            await r.delete(marker)
+            continue
+        first_seen = await r.set(marker, str(now), nx=True, ex=int(wait * 4) + 60, get=True)
+        if first_seen is None or now - float(first_seen) < wait:
+            continue
+        call = await _end_abandoned(call_id)
+        if call is not None:
+            await announce(call)
+            ended += 1
+    return ended

@@ -114,6 +114,7 @@ class Node:
         self.writes = WriteBehind()
         self._task: asyncio.Task | None = None
         self._had_lease = False
+        self._ticks = 0
         self._redis_down = False
 
     # -- lifecycle ---------------------------------------------------------
@@ -205,6 +206,9 @@ class Node:
         await presence.touch(self.collect_last_seen())
         await self.reap()
         await direct.sweep_ringing()
+        self._ticks += 1
+        if self._ticks % 4 == 0:  # a database query: not every tick
+            await direct.sweep_abandoned()
 
     # -- local connections ---------------------------------------------------
     def register(self, consumer: SignalingConsumer) -> None:

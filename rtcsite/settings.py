@@ -267,6 +267,7 @@ SIGNALING_DRAIN_TIMEOUT = env_float("SIGNALING_DRAIN_TIMEOUT", 10.0)  # seconds 
 ROOM_MAX_PEERS = env_int("ROOM_MAX_PEERS", 6)
 CALL_RING_TIMEOUT = env_int("CALL_RING_TIMEOUT", 30)  # seconds before a call is missed
 CALL_RING_LIMIT = env_int("CALL_RING_LIMIT", 10)  # calls one user may place per minute
+CALL_ABANDON_AFTER = env_int("CALL_ABANDON_AFTER", 60)  # seconds an accepted call's room may stay empty
 
 # ---------------------------------------------------------------------------
 # TURN / STUN (see README "TURN")

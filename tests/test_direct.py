@@ -157,3 +157,24 @@ async def test_ring_attempts_are_limited_per_user(nodes):
     assert await eventually(lambda: Call.objects.filter(state="cancelled").count() == 5, what="5 cancelled calls")
     await a.close()
     await b.close()
+
+
+async def test_accepted_call_left_without_hangup_is_ended(daphne_factory):
+    node = daphne_factory("abandon", CALL_ABANDON_AFTER="1", SIGNALING_NODE_TTL="1")
+    (_, ca), (_, cb) = await people("alice", "bob")
+    alice = await Peer.connect(node.ws_url, ca)
+    bob = await Peer.connect(node.ws_url, cb)
+    await alice.send(type="call", user="bob")
+    call = (await bob.recv_type("incoming-call"))["call"]
+    await bob.send(type="accept", call=call["id"])
+    await bob.recv_type("call-state")
+    await alice.join(call["room"])
+    await bob.join(call["room"])
+    watcher = await Peer.connect(node.ws_url, ca)  # another tab of alice's, not in the call
+    await alice.close()
+    await bob.close()
+    ended = await watcher.recv_type("call-state", timeout=20)
+    assert ended["call"]["state"] == "ended"
+    row = await sync_to_async(Call.objects.get)(pk=call["id"])
+    assert row.state == "ended" and row.ended_by_id is None and row.duration is not None
+    await watcher.close()

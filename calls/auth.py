@@ -21,10 +21,11 @@ def _load_user(user_id: int):
         return AnonymousUser()
 
 
-def _header(scope, name: bytes) -> bytes | None:
+def header(scope, name: bytes) -> str | None:
+    """A request header of an ASGI scope (lower-case name), decoded; None when absent."""
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value
+            return value.decode("latin-1")
     return None
 
 
@@ -47,10 +48,10 @@ class SignalingAuthStack:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         ticket = (query.get("ticket") or [None])[0]
         if ticket is None:
-            if _header(scope, b"origin") is None:
+            if header(scope, b"origin") is None:
                 return await WebsocketDenier()(scope, receive, send)
             return await self.cookie_app(scope, receive, send)
-        if _header(scope, b"origin") is not None:
+        if header(scope, b"origin") is not None:
             # A browser presenting a ticket must still come from one of our origins.
             validator = AllowedHostsOriginValidator(self.inner)
             if not validator.valid_origin(_parse_origin(scope)):
@@ -62,5 +63,5 @@ class SignalingAuthStack:
 
 
 def _parse_origin(scope):
-    value = _header(scope, b"origin")
-    return urlparse(value.decode("latin-1")) if value else None
+    value = header(scope, b"origin")
+    return urlparse(value) if value else None

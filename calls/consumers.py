@@ -21,6 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from calls import direct, metrics, presence, protocol, rooms
+from calls.auth import header
 from calls.models import PeerSession, display_name
 from calls.node import REDIS_ERRORS, node, remove_and_announce
 from calls.protocol import CloseCode, ErrorCode, LeaveReason, ProtocolError
@@ -34,13 +35,6 @@ logger = logging.getLogger("calls.signaling")
 CLEAN_CLOSE = frozenset({1000, 1001})
 # Server close codes after which the client is expected back (resume); the others are final.
 RETRYABLE = frozenset({CloseCode.GOING_AWAY, CloseCode.SERVICE_RESTART, CloseCode.TRY_AGAIN_LATER, CloseCode.TIMEOUT})
-
-
-def _header(scope, name: bytes) -> str:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")
-    return ""
 
 
 @database_sync_to_async
@@ -93,8 +87,8 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         self.user_info = await _user_info(user)
         self.user_json = orjson.dumps(self.user_info).decode()
         client = self.scope.get("client") or (None, None)
-        self.ip = client_address(client[0], _header(self.scope, b"x-forwarded-for")) or ""
-        self.ua = _header(self.scope, b"user-agent")
+        self.ip = client_address(client[0], header(self.scope, b"x-forwarded-for")) or ""
+        self.ua = header(self.scope, b"user-agent") or ""
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         try:
             resumed = await self._resume((query.get("resume") or [""])[0])

@@ -579,7 +579,9 @@ def serve(argv: list[str] | None, *, production: bool) -> int:
     print("Create an admin with:  make manage ARGS=createsuperuser")
     print("Stop with Ctrl-C.")
     stopping: list[int] = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    # Handle Ctrl-C explicitly too: started from a script, SIGINT may arrive as "ignored".
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.append(1))
     try:
         while not stopping and all(p.alive() for p in cluster.stack.procs):
             time.sleep(0.5)

@@ -50,11 +50,11 @@ def main() -> int:
         from django.core.management import call_command
         from django.test import Client
 
-        from calls import state
+        from calls.signaling import store
 
         call_command("migrate", verbosity=0)
         admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-        r = state.get_sync()
+        r = store.get_sync()
         now = time.time()
         pipe = r.pipeline(transaction=False)
         for i in range(args.peers):

@@ -19,9 +19,9 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from calls import node as node_module
-from calls import presence, rooms
 from calls.models import ActivePeer, Block, Call, PeerSession, Profile, Room
+from calls.signaling import node as node_module
+from calls.signaling import presence, rooms
 
 _local = threading.local()
 

@@ -19,10 +19,8 @@ from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from calls import metrics, presence, rooms, tickets, turn
-from calls import node as node_module
+from calls import turn
 from calls.models import Call, Profile, Room
-from calls.protocol import room_id_valid
 from calls.serializers import (
     CallSerializer,
     MeSerializer,
@@ -30,6 +28,9 @@ from calls.serializers import (
     RoomPeerSerializer,
     RoomSerializer,
 )
+from calls.signaling import metrics, presence, rooms, tickets
+from calls.signaling import node as node_module
+from calls.signaling.protocol import room_id_valid
 
 
 def exception_handler(exc, context):

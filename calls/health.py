@@ -1,14 +1,17 @@
-"""Liveness and readiness endpoints, public (no login) for load balancers and systemd."""
+"""Operator endpoints: liveness and readiness (public, for load balancers and systemd) and metrics."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from calls import state
+from calls.net import address_in
+from calls.signaling import metrics, store
 
 
 @never_cache
@@ -26,7 +29,7 @@ def _check_database() -> None:
 
 
 def _check_redis() -> None:
-    state.get_sync().ping()
+    store.get_sync().ping()
 
 
 @never_cache
@@ -48,3 +51,13 @@ def readyz(request):
     if failing:
         body["failing"] = failing
     return JsonResponse(body, status=503 if failing else 200)
+
+
+@never_cache
+@login_not_required
+@require_GET
+def metrics_view(request):
+    """Prometheus exposition, only for METRICS_ALLOWED addresses."""
+    if not address_in(request.META.get("REMOTE_ADDR"), settings.METRICS_ALLOWED):
+        return HttpResponseForbidden("metrics are not available from this address\n", content_type="text/plain")
+    return HttpResponse(generate_latest(metrics.registry()), content_type=CONTENT_TYPE_LATEST)

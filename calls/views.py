@@ -10,9 +10,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from calls import presence, protocol, rooms, turn
+from calls import turn
 from calls.forms import RoomForm
 from calls.models import Call, Room, display_name
+from calls.signaling import presence, protocol, rooms
 
 
 @require_GET

@@ -246,7 +246,7 @@ else:
 CHANNEL_LAYERS = {
     "default": {
         # channels_redis pub/sub, PUBLISHes pipelined under load: see docs/architecture.md.
-        "BACKEND": "calls.layers.CoalescingPubSubChannelLayer",
+        "BACKEND": "calls.signaling.layers.CoalescingPubSubChannelLayer",
         "CONFIG": {"hosts": _layer_hosts, "prefix": f"{REDIS_PREFIX}:layer:"},
     }
 }
@@ -323,8 +323,8 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "rtcsite.logging.ContextFilter"}},
-    "formatters": {"json": {"()": "rtcsite.logging.JsonFormatter"}},
+    "filters": {"context": {"()": "calls.logs.ContextFilter"}},
+    "formatters": {"json": {"()": "calls.logs.JsonFormatter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",

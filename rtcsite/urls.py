@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from calls.metrics import metrics_view
+from calls.health import metrics_view
 
 urlpatterns = [
     path("metrics", metrics_view, name="metrics"),

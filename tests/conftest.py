@@ -25,17 +25,17 @@ def _failed(request) -> bool:
 
 
 def _point_at(redis: stack.Redis) -> None:
-    from calls import state
+    from calls.signaling import store
 
     settings.REDIS_URLS = [redis.url]
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "calls.layers.CoalescingPubSubChannelLayer",
+            "BACKEND": "calls.signaling.layers.CoalescingPubSubChannelLayer",
             "CONFIG": {"hosts": [{"address": redis.url}], "prefix": f"{settings.REDIS_PREFIX}:layer:"},
         }
     }
     channel_layers.backends = {}
-    state.reset()
+    store.reset()
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +55,9 @@ def redis(redis_server):
     yield redis_server
     if not redis_server.proc.alive() or not redis_server.ping():
         redis_server.restart()
-    from calls import state
+    from calls.signaling import store
 
-    state.get_sync().flushall()
+    store.get_sync().flushall()
 
 
 @pytest.fixture

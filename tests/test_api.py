@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from calls import tickets
 from calls.models import Call, Room
+from calls.signaling import tickets
 from tests.servers import PASSWORD
 
 pytestmark = pytest.mark.django_db

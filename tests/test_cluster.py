@@ -14,8 +14,8 @@ import ssl
 import pytest
 from asgiref.sync import sync_to_async
 
-from calls import presence
 from calls.models import Room
+from calls.signaling import presence
 from rtcsite import stack
 from tests.servers import CANDIDATE, SDP, make_user, server_env
 from tests.wsclient import Peer

@@ -1,11 +1,13 @@
 """Protocol tables: every client frame type, valid and invalid, through calls.protocol.parse."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
-from calls import protocol
-from calls.protocol import ErrorCode, ProtocolError
+from calls.signaling import protocol
+from calls.signaling.protocol import ErrorCode, ProtocolError
 
 ROOM = "abcDEF123_-"
 SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"
@@ -135,11 +137,16 @@ def test_room_id_check():
     assert not protocol.room_id_valid(None)
 
 
-def test_final_and_retryable_close_codes():
-    assert protocol.CloseCode.UNAUTHENTICATED in protocol.FINAL_CLOSE_CODES
-    assert protocol.CloseCode.ABUSE in protocol.FINAL_CLOSE_CODES
-    assert protocol.CloseCode.TIMEOUT not in protocol.FINAL_CLOSE_CODES
-    assert protocol.CloseCode.SERVICE_RESTART not in protocol.FINAL_CLOSE_CODES
+def test_the_browser_stops_reconnecting_exactly_on_the_servers_final_codes():
+    """static/calls/js/protocol.js keeps its own copy; a code added on one side only fails here."""
+    source = (Path(__file__).resolve().parent.parent / "static/calls/js/protocol.js").read_text()
+    match = re.search(r"FINAL_CLOSE_CODES = new Set\(\[([0-9,\s]*)\]\)", source)
+    assert match, "FINAL_CLOSE_CODES not found in protocol.js"
+    browser_final = {int(code) for code in match.group(1).split(",") if code.strip()}
+    server_final = {int(code) for code in protocol.CloseCode if not code.retryable}
+    assert browser_final == server_final
+    messages = set(map(int, re.findall(r"^\s*(\d{4}):", source, flags=re.M)))
+    assert server_final <= messages, "every final code needs a message for the user"
 
 
 def test_retryable_codes_are_ones_daphne_can_send():

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from calls import protocol
+from calls.signaling import protocol
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
 # Relayed answers and candidates have the relayed offer's shape; one example stands for all three.
@@ -62,7 +62,7 @@ def test_every_error_code_is_in_the_error_table():
 
 def test_every_close_code_is_in_the_close_table():
     for code in protocol.CloseCode:
-        kind = "final" if code in protocol.FINAL_CLOSE_CODES else "retryable"
+        kind = "retryable" if code.retryable else "final"
         assert re.search(rf"^\| {int(code)} \| {kind} \|", DOC, re.M), code
 
 

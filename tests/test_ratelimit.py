@@ -2,7 +2,7 @@
 
 import pytest
 
-from calls.ratelimit import TokenBucket
+from calls.signaling.ratelimit import TokenBucket
 
 
 class Clock:

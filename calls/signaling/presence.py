@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from calls import state
+from calls.signaling import store
 
 _ATTACH = """
 local p = ARGV[1]
@@ -114,11 +114,11 @@ return count
 
 
 def _prefix() -> str:
-    return state.key()
+    return store.key()
 
 
 def peer_key(peer: str) -> str:
-    return state.key("peer", peer)
+    return store.key("peer", peer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,26 +133,26 @@ async def attach(
     peer: str, uid: int, user_json: str, node: str, conn: str, ip: str, ua: str, resume_token: str
 ) -> None:
     """Record a new peer held by connection `conn` on `node`."""
-    r = state.get_async()
+    r = store.get_async()
     now = f"{time.time():.3f}"
     keys = [
         peer_key(peer),
-        state.key("peer", peer, "rooms"),
-        state.key("peers"),
-        state.key("user", str(uid), "peers"),
-        state.key("node", node, "peers"),
-        state.key("resume", resume_token),
+        store.key("peer", peer, "rooms"),
+        store.key("peers"),
+        store.key("user", str(uid), "peers"),
+        store.key("node", node, "peers"),
+        store.key("resume", resume_token),
     ]
-    await state.script(r, _ATTACH)(keys=keys, args=[peer, uid, user_json, node, conn, now, ip, ua[:400], resume_token])
+    await store.script(r, _ATTACH)(keys=keys, args=[peer, uid, user_json, node, conn, now, ip, ua[:400], resume_token])
 
 
 async def resume(token: str, uid: int, node: str, conn: str) -> Resumed | None:
     """Take over a peer by its resume token; None when it is unknown, removed or someone else's."""
     if not token or len(token) > 64:
         return None
-    r = state.get_async()
-    result = await state.script(r, _RESUME)(
-        keys=[state.key("resume", token)], args=[_prefix(), uid, node, conn, f"{time.time():.3f}"]
+    r = store.get_async()
+    result = await store.script(r, _RESUME)(
+        keys=[store.key("resume", token)], args=[_prefix(), uid, node, conn, f"{time.time():.3f}"]
     )
     if not result:
         return None
@@ -162,9 +162,9 @@ async def resume(token: str, uid: int, node: str, conn: str) -> Resumed | None:
 
 async def detach(peer: str, conn: str, grace: float, reason: str) -> bool:
     """Keep the peer for `grace` seconds so its client can resume; False if another connection holds it."""
-    r = state.get_async()
+    r = store.get_async()
     deadline = f"{time.time() + grace:.3f}"
-    return bool(await state.script(r, _DETACH)(keys=[], args=[_prefix(), peer, conn, deadline, reason]))
+    return bool(await store.script(r, _DETACH)(keys=[], args=[_prefix(), peer, conn, deadline, reason]))
 
 
 async def remove(peer: str, conn: str = "") -> tuple[str, list[str]] | None:
@@ -173,8 +173,8 @@ async def remove(peer: str, conn: str = "") -> tuple[str, list[str]] | None:
     With `conn`, only while that connection still holds the peer; exactly one caller gets
     the rooms back, and that caller announces peer-left.
     """
-    r = state.get_async()
-    result = await state.script(r, _REMOVE)(keys=[], args=[_prefix(), peer, conn])
+    r = store.get_async()
+    result = await store.script(r, _REMOVE)(keys=[], args=[_prefix(), peer, conn])
     if not result:
         return None
     values = [v.decode() for v in result]
@@ -183,7 +183,7 @@ async def remove(peer: str, conn: str = "") -> tuple[str, list[str]] | None:
 
 async def connection_of(peer: str) -> str | None:
     """The connection holding `peer` ("" while detached), or None when there is no such peer."""
-    conn = await state.get_async().hget(peer_key(peer), "conn")
+    conn = await store.get_async().hget(peer_key(peer), "conn")
     return conn.decode() if conn is not None else None
 
 
@@ -191,7 +191,7 @@ async def touch(last_seen: dict[str, float]) -> None:
     """Write last_seen for several peers in one round trip."""
     if not last_seen:
         return
-    pipe = state.get_async().pipeline(transaction=False)
+    pipe = store.get_async().pipeline(transaction=False)
     for peer, when in last_seen.items():
         pipe.hset(peer_key(peer), "last_seen", f"{when:.3f}")
     await pipe.execute()
@@ -202,41 +202,41 @@ async def touch(last_seen: dict[str, float]) -> None:
 # ---------------------------------------------------------------------------
 async def renew_node(node: str, info: dict[str, str], ttl: float) -> bool:
     """Extend this process's lease; False when Redis had lost it (Redis restarted or flushed)."""
-    pipe = state.get_async().pipeline(transaction=True)
-    pipe.set(state.key("node", node, "alive"), "1", ex=max(1, int(ttl)), get=True)
-    pipe.zadd(state.key("nodes"), {node: time.time() + ttl})
-    pipe.hset(state.key("node", node), mapping=info)
+    pipe = store.get_async().pipeline(transaction=True)
+    pipe.set(store.key("node", node, "alive"), "1", ex=max(1, int(ttl)), get=True)
+    pipe.zadd(store.key("nodes"), {node: time.time() + ttl})
+    pipe.hset(store.key("node", node), mapping=info)
     previous, _, _ = await pipe.execute()
     return previous is not None
 
 
 async def forget_node(node: str, ttl: float) -> None:
     """A process leaving cleanly: its lease ends now, so any peer it still held is reaped at once."""
-    pipe = state.get_async().pipeline(transaction=True)
-    pipe.zadd(state.key("nodes"), {node: time.time() - ttl})
-    pipe.delete(state.key("node", node, "alive"))
+    pipe = store.get_async().pipeline(transaction=True)
+    pipe.zadd(store.key("nodes"), {node: time.time() - ttl})
+    pipe.delete(store.key("node", node, "alive"))
     await pipe.execute()
 
 
 async def dead_nodes_with_deadlines(now: float | None = None) -> list[tuple[str, float]]:
     """Processes whose lease ran out, with the moment it did."""
-    r = state.get_async()
-    raw = await r.zrangebyscore(state.key("nodes"), "-inf", now or time.time(), withscores=True)
+    r = store.get_async()
+    raw = await r.zrangebyscore(store.key("nodes"), "-inf", now or time.time(), withscores=True)
     return [(n.decode(), float(score)) for n, score in raw]
 
 
 async def reap_node(node: str, deadline: float) -> int:
     """Detach a dead process's peers until `deadline`; returns how many (0 if another reaper won)."""
-    r = state.get_async()
-    lock = await r.set(state.key("reaping", node), "1", nx=True, ex=30)
+    r = store.get_async()
+    lock = await r.set(store.key("reaping", node), "1", nx=True, ex=30)
     if not lock:
         return 0
-    return int(await state.script(r, _REAP_NODE)(keys=[], args=[_prefix(), node, f"{deadline:.3f}"]))
+    return int(await store.script(r, _REAP_NODE)(keys=[], args=[_prefix(), node, f"{deadline:.3f}"]))
 
 
 async def expired_detached(now: float | None = None, limit: int = 500) -> list[str]:
-    r = state.get_async()
-    raw = await r.zrangebyscore(state.key("detached"), "-inf", now or time.time(), start=0, num=limit)
+    r = store.get_async()
+    raw = await r.zrangebyscore(store.key("detached"), "-inf", now or time.time(), start=0, num=limit)
     return [p.decode() for p in raw]
 
 
@@ -265,16 +265,16 @@ def _decode_peer(peer: str, values: list[bytes | None]) -> dict | None:
 
 def count() -> int:
     """How many live peers there are, in one command."""
-    return state.get_sync().zcard(state.key("peers"))
+    return store.get_sync().zcard(store.key("peers"))
 
 
 def peers_page(offset: int = 0, limit: int = 50) -> tuple[int, list[dict]]:
     """(total, one page of live peers, oldest connection first), each with its rooms."""
-    r = state.get_sync()
-    total = r.zcard(state.key("peers"))
+    r = store.get_sync()
+    total = r.zcard(store.key("peers"))
     if limit <= 0:
         return total, []
-    ids = [p.decode() for p in r.zrange(state.key("peers"), offset, offset + limit - 1)]
+    ids = [p.decode() for p in r.zrange(store.key("peers"), offset, offset + limit - 1)]
     return total, describe(ids)
 
 
@@ -282,11 +282,11 @@ def describe(ids: list[str]) -> list[dict]:
     """Presence rows for these peer ids, in two round trips whatever their number."""
     if not ids:
         return []
-    r = state.get_sync()
+    r = store.get_sync()
     pipe = r.pipeline(transaction=False)
     for peer in ids:
         pipe.hmget(peer_key(peer), _FIELDS)
-        pipe.smembers(state.key("peer", peer, "rooms"))
+        pipe.smembers(store.key("peer", peer, "rooms"))
     results = pipe.execute()
     rows = []
     for i, peer in enumerate(ids):
@@ -298,27 +298,27 @@ def describe(ids: list[str]) -> list[dict]:
 
 
 def user_peers(user_id: int) -> list[str]:
-    return [p.decode() for p in state.get_sync().smembers(state.key("user", str(user_id), "peers"))]
+    return [p.decode() for p in store.get_sync().smembers(store.key("user", str(user_id), "peers"))]
 
 
 def online_users(user_ids: list[int]) -> set[int]:
     """Which of these users have at least one live connection."""
     if not user_ids:
         return set()
-    pipe = state.get_sync().pipeline(transaction=False)
+    pipe = store.get_sync().pipeline(transaction=False)
     for uid in user_ids:
-        pipe.scard(state.key("user", str(uid), "peers"))
+        pipe.scard(store.key("user", str(uid), "peers"))
     return {uid for uid, count in zip(user_ids, pipe.execute(), strict=True) if count}
 
 
 def node_counts() -> list[dict]:
     """Live processes with their attached peer counts."""
-    r = state.get_sync()
-    nodes = r.zrange(state.key("nodes"), 0, -1, withscores=True)
+    r = store.get_sync()
+    nodes = r.zrange(store.key("nodes"), 0, -1, withscores=True)
     pipe = r.pipeline(transaction=False)
     for node, _ in nodes:
-        pipe.scard(state.key("node", node.decode(), "peers"))
-        pipe.hgetall(state.key("node", node.decode()))
+        pipe.scard(store.key("node", node.decode(), "peers"))
+        pipe.hgetall(store.key("node", node.decode()))
     results = pipe.execute()
     rows = []
     for i, (node, deadline) in enumerate(nodes):
@@ -328,8 +328,8 @@ def node_counts() -> list[dict]:
 
 
 def peers_of_room(room_id: str) -> list[str]:
-    return [p.decode() for p in state.get_sync().hkeys(state.key("room", room_id))]
+    return [p.decode() for p in store.get_sync().hkeys(store.key("room", room_id))]
 
 
 def peers_of_node(node: str) -> list[str]:
-    return sorted(p.decode() for p in state.get_sync().smembers(state.key("node", node, "peers")))
+    return sorted(p.decode() for p in store.get_sync().smembers(store.key("node", node, "peers")))

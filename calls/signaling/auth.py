@@ -10,7 +10,7 @@ from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDe
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
-from calls import tickets
+from calls.signaling import tickets
 
 
 @database_sync_to_async

@@ -25,18 +25,18 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from calls import metrics, protocol, rooms, state
 from calls.models import Block, Call, Profile, Room, display_name
-from calls.protocol import ErrorCode, ProtocolError
+from calls.signaling import metrics, protocol, rooms, store
+from calls.signaling.protocol import ErrorCode, ProtocolError
 
 if TYPE_CHECKING:
-    from calls.consumers import SignalingConsumer
+    from calls.signaling.consumer import SignalingConsumer
 
 State = Call.State
 
 
 def ringing_key() -> str:
-    return state.key("ringing")
+    return store.key("ringing")
 
 
 def _user(user) -> dict:
@@ -80,8 +80,8 @@ def place(caller, username: str, ref: protocol.Ref) -> Call:
         or Block.objects.filter(user=callee, blocked=caller).exists()
     ):
         raise ProtocolError(ErrorCode.FORBIDDEN, "this user does not accept your calls", ref)
-    attempts_key = state.key("ring-attempts", str(caller.pk))
-    redis = state.get_sync()
+    attempts_key = store.key("ring-attempts", str(caller.pk))
+    redis = store.get_sync()
     attempts = redis.incr(attempts_key)
     if attempts == 1:
         redis.expire(attempts_key, 60)
@@ -135,7 +135,7 @@ def act(user, action: str, call_id: str, ref: protocol.Ref) -> Call:
 def _transition(call: Call, required: str, changes: dict, ref: protocol.Ref) -> Call:
     if not Call.objects.filter(pk=call.pk, state=required).update(**changes):
         raise ProtocolError(ErrorCode.INVALID_STATE, f"the call is not {required}", ref)
-    state.get_sync().zrem(ringing_key(), str(call.pk))
+    store.get_sync().zrem(ringing_key(), str(call.pk))
     return _load(call.pk)
 
 
@@ -179,7 +179,7 @@ async def handle(consumer: SignalingConsumer, frame: protocol.PlaceCall | protoc
 
 async def sweep_ringing() -> int:
     """Mark calls whose ring deadline passed as missed; any live process may do it, one wins each."""
-    r = state.get_async()
+    r = store.get_async()
     due = await r.zrangebyscore(ringing_key(), "-inf", time.time(), start=0, num=200)
     count = 0
     for raw in due:
@@ -216,7 +216,7 @@ async def sweep_abandoned() -> int:
     calls = await _accepted_calls(older_than=wait)
     if not calls:
         return 0
-    r = state.get_async()
+    r = store.get_async()
     pipe = r.pipeline(transaction=False)
     for _, room_id in calls:
         pipe.hlen(rooms.members_key(room_id))
@@ -224,7 +224,7 @@ async def sweep_abandoned() -> int:
     ended = 0
     now = time.time()
     for (call_id, _), live in zip(calls, counts, strict=True):
-        marker = state.key("call-empty", str(call_id))
+        marker = store.key("call-empty", str(call_id))
         if live:
             await r.delete(marker)
             continue

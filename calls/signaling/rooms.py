@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from calls import state
 from calls.models import Room
-from calls.protocol import ErrorCode, ProtocolError, Ref
+from calls.signaling import store
+from calls.signaling.protocol import ErrorCode, ProtocolError, Ref
 
 
 def group(room_id: str) -> str:
@@ -79,21 +79,21 @@ return removed
 
 
 def members_key(room_id: str) -> str:
-    return state.key("room", room_id)
+    return store.key("room", room_id)
 
 
 def peer_rooms_key(peer: str) -> str:
-    return state.key("peer", peer, "rooms")
+    return store.key("peer", peer, "rooms")
 
 
 def active_rooms_key() -> str:
-    return state.key("rooms", "active")
+    return store.key("rooms", "active")
 
 
 async def join(room_id: str, peer: str, user_json: str, max_peers: int) -> dict[str, str] | None:
     """Add `peer` to the room; the members (peer -> user JSON) including it, or None when full."""
-    r = state.get_async()
-    script = state.script(r, _JOIN)
+    r = store.get_async()
+    script = store.script(r, _JOIN)
     keys = [members_key(room_id), peer_rooms_key(peer), active_rooms_key()]
     result = await script(keys=keys, args=[peer, user_json, max_peers, room_id])
     if not result:
@@ -104,21 +104,21 @@ async def join(room_id: str, peer: str, user_json: str, max_peers: int) -> dict[
 
 async def leave(room_id: str, peer: str) -> bool:
     """Remove `peer` from the room; True when it was there."""
-    r = state.get_async()
-    script = state.script(r, _LEAVE)
+    r = store.get_async()
+    script = store.script(r, _LEAVE)
     keys = [members_key(room_id), peer_rooms_key(peer), active_rooms_key()]
     return bool(await script(keys=keys, args=[peer, room_id]))
 
 
 async def amembers(room_id: str) -> dict[str, str]:
     """Live members of a room (peer -> user JSON), from a consumer."""
-    raw = await state.get_async().hgetall(members_key(room_id))
+    raw = await store.get_async().hgetall(members_key(room_id))
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
 def members(room_id: str) -> dict[str, str]:
     """Live members of a room (peer -> user JSON), for views and the API."""
-    raw = state.get_sync().hgetall(members_key(room_id))
+    raw = store.get_sync().hgetall(members_key(room_id))
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
@@ -126,7 +126,7 @@ def live_counts(room_ids: list[str]) -> dict[str, int]:
     """Live peer count per room, in one round trip."""
     if not room_ids:
         return {}
-    pipe = state.get_sync().pipeline(transaction=False)
+    pipe = store.get_sync().pipeline(transaction=False)
     for room_id in room_ids:
         pipe.hlen(members_key(room_id))
     return dict(zip(room_ids, pipe.execute(), strict=True))
@@ -134,5 +134,5 @@ def live_counts(room_ids: list[str]) -> dict[str, int]:
 
 def busiest(limit: int = 50) -> list[tuple[str, int]]:
     """Rooms with live peers, most peers first."""
-    raw = state.get_sync().zrevrange(active_rooms_key(), 0, limit - 1, withscores=True)
+    raw = store.get_sync().zrevrange(active_rooms_key(), 0, limit - 1, withscores=True)
     return [(room.decode(), int(count)) for room, count in raw]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from calls.consumers import SignalingConsumer
+from calls.signaling.consumer import SignalingConsumer
 
 websocket_urlpatterns = [
     path("ws/signal/", SignalingConsumer.as_asgi()),

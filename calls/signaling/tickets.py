@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import secrets
 
-from calls import state
+from calls.signaling import store
 
 TICKET_TTL = 30
 
 
 def issue(user_id: int) -> str:
     ticket = secrets.token_urlsafe(24)
-    state.get_sync().set(state.key("ticket", ticket), str(user_id), ex=TICKET_TTL)
+    store.get_sync().set(store.key("ticket", ticket), str(user_id), ex=TICKET_TTL)
     return ticket
 
 
@@ -23,5 +23,5 @@ async def redeem(ticket: str) -> int | None:
     """The user id the ticket was issued to, once; None when unknown, expired or used."""
     if not ticket or len(ticket) > 64:
         return None
-    value = await state.get_async().getdel(state.key("ticket", ticket))
+    value = await store.get_async().getdel(store.key("ticket", ticket))
     return int(value) if value is not None else None

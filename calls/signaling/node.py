@@ -27,11 +27,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from calls import direct, metrics, presence, protocol, rooms
 from calls.models import PeerSession, Room
+from calls.signaling import direct, metrics, presence, protocol, rooms
 
 if TYPE_CHECKING:
-    from calls.consumers import SignalingConsumer
+    from calls.signaling.consumer import SignalingConsumer
 
 logger = logging.getLogger("calls.node")
 

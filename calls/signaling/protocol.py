@@ -52,6 +52,7 @@ class CloseCode(IntEnum):
 
     daphne's WebSocket library (autobahn) lets a server send only 1000 and 3000-4999, so the
     standard 1001/1012/1013 are sent as 4000 + that code. Clients treat both forms alike.
+    The browser's copy of the final ones is static/calls/js/protocol.js (a test compares them).
     """
 
     GOING_AWAY = 4001  # retryable (1001): this process is shutting down; reconnect elsewhere
@@ -63,8 +64,13 @@ class CloseCode(IntEnum):
     REPLACED = 4409  # final: the session was resumed on another connection
     ABUSE = 4429  # final: too many refused frames in a row
 
+    @property
+    def retryable(self) -> bool:
+        """The client is expected back (reconnect and resume), so its peer is kept for the resume window."""
+        return self in _RETRYABLE
 
-FINAL_CLOSE_CODES = frozenset({CloseCode.UNAUTHENTICATED, CloseCode.FORBIDDEN, CloseCode.REPLACED, CloseCode.ABUSE})
+
+_RETRYABLE = frozenset({CloseCode.GOING_AWAY, CloseCode.SERVICE_RESTART, CloseCode.TRY_AGAIN_LATER, CloseCode.TIMEOUT})
 
 
 class ProtocolError(Exception):

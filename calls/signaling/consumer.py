@@ -20,14 +20,14 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from calls import direct, metrics, presence, protocol, rooms
-from calls.auth import header
+from calls.logs import context_id, new_id
 from calls.models import PeerSession, display_name
-from calls.node import REDIS_ERRORS, node, remove_and_announce
-from calls.protocol import CloseCode, ErrorCode, LeaveReason, ProtocolError
-from calls.ratelimit import TokenBucket
-from rtcsite.logging import context_id, new_id
-from rtcsite.middleware import client_address
+from calls.net import client_address
+from calls.signaling import direct, metrics, presence, protocol, rooms
+from calls.signaling.auth import header
+from calls.signaling.node import REDIS_ERRORS, node, remove_and_announce
+from calls.signaling.protocol import CloseCode, ErrorCode, LeaveReason, ProtocolError
+from calls.signaling.ratelimit import TokenBucket
 
 logger = logging.getLogger("calls.signaling")
 

@@ -3,23 +3,17 @@
 With PROMETHEUS_MULTIPROC_DIR set (the local cluster and the systemd units set it), every
 daphne process writes its values there and any process's /metrics reports them all, so a
 scrape through the proxy is deterministic; otherwise each process reports its own.
-/metrics answers only the addresses in METRICS_ALLOWED.
+The /metrics view (calls.health) answers only the addresses in METRICS_ALLOWED.
 """
 
 from __future__ import annotations
 
 import os
 
-from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponse, HttpResponseForbidden
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import multiprocess as _multiprocess
 
-from calls.protocol import RELAY_TYPES
-from rtcsite.middleware import address_in
+from calls.signaling.protocol import RELAY_TYPES
 
 CONNECTIONS = Gauge("rtc_connections", "Open signaling connections, per process", ["node"], multiprocess_mode="liveall")
 CONNECTS = Counter("rtc_connects", "Signaling connections accepted", ["resumed"])
@@ -49,16 +43,6 @@ def registry() -> CollectorRegistry:
     from prometheus_client import REGISTRY
 
     return REGISTRY
-
-
-@never_cache
-@login_not_required
-@require_GET
-def metrics_view(request):
-    """Prometheus exposition, only for METRICS_ALLOWED addresses."""
-    if not address_in(request.META.get("REMOTE_ADDR"), settings.METRICS_ALLOWED):
-        return HttpResponseForbidden("metrics are not available from this address\n", content_type="text/plain")
-    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
 
 
 def process_exiting() -> None:

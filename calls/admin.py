@@ -20,8 +20,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from calls.models import ActivePeer, Block, Call, PeerSession, Profile, Room
-from calls.signaling import node as node_module
-from calls.signaling import presence, rooms
+from calls.signaling import departures, presence, rooms
 
 _local = threading.local()
 
@@ -184,7 +183,7 @@ class ActivePeerAdmin(admin.ModelAdmin):
 
     def _disconnect(self, request, peer_ids: list[str]) -> None:
         rows = {row["peer"]: row for row in presence.describe(peer_ids)}
-        done = [peer for peer in peer_ids if peer in rows and async_to_sync(node_module.kick)(peer)]
+        done = [peer for peer in peer_ids if peer in rows and async_to_sync(departures.kick)(peer)]
         users = get_user_model().objects.filter(pk__in={rows[p]["user"].get("id") for p in done})
         for user in users:
             peers = [p for p in done if rows[p]["user"].get("id") == user.pk]

@@ -28,8 +28,7 @@ from calls.serializers import (
     RoomPeerSerializer,
     RoomSerializer,
 )
-from calls.signaling import metrics, presence, rooms, tickets
-from calls.signaling import node as node_module
+from calls.signaling import departures, metrics, presence, rooms, tickets
 from calls.signaling.protocol import room_id_valid
 
 
@@ -74,9 +73,7 @@ def room_for(user, room_id: str, *, write: bool = False) -> Room:
     room = Room.objects.select_related("owner").filter(pk=room_id).first()
     if room is None:
         raise NotFound("no room has that id")
-    is_member = room.owner_id == user.pk or room.members.filter(pk=user.pk).exists()
-    open_meeting = room.kind == Room.Kind.MEETING and not room.locked
-    if not (is_member or open_meeting):
+    if not room.admission(user).allowed:
         raise PermissionDenied("you may not enter this room")
     if write and room.owner_id != user.pk:
         raise PermissionDenied("only the owner may change this room")
@@ -170,7 +167,7 @@ class PresenceDisconnect(APIView):
 
     @extend_schema(request=None, responses={202: None})
     def post(self, request, peer: str):
-        if not async_to_sync(node_module.kick)(peer):
+        if not async_to_sync(departures.kick)(peer):
             raise NotFound("no live peer has that id")
         return Response({"peer": peer, "disconnected": True}, status=status.HTTP_202_ACCEPTED)
 

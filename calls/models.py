@@ -7,10 +7,13 @@ Live state (who is connected, who is in which room right now) lives in Redis
 from __future__ import annotations
 
 import secrets
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from calls.signaling import protocol
 
 
 def new_room_id() -> str:
@@ -50,6 +53,11 @@ def display_name(user) -> str:
         return user.profile.display_name or user.get_username()
     except Profile.DoesNotExist:
         return user.get_username()
+
+
+def user_info(user) -> dict[str, Any]:
+    """What a user looks like in frames and in the call page's configuration."""
+    return protocol.user_info(user.pk, user.get_username(), display_name(user))
 
 
 class Block(models.Model):
@@ -93,6 +101,20 @@ class Room(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    class Admission(NamedTuple):
+        allowed: bool
+        member: bool  # owner or admitted before; a first visit to a meeting is recorded as membership
+
+    def admission(self, user) -> Admission:
+        """May `user` enter? The one rule for the call page, the API and the WebSocket.
+
+        Anyone with the link may enter an open meeting. A direct room admits only its two
+        participants, a locked meeting only its owner and the users admitted before it was locked.
+        """
+        member = self.owner_id == user.pk or self.members.filter(pk=user.pk).exists()
+        allowed = member or (self.kind == self.Kind.MEETING and not self.locked)
+        return self.Admission(allowed, member)
 
 
 class Call(models.Model):

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from calls import turn
 from calls.forms import RoomForm
-from calls.models import Call, Room, display_name
+from calls.models import Call, Room, display_name, user_info
 from calls.signaling import presence, protocol, rooms
 
 
@@ -83,8 +83,7 @@ def room(request, room_id: str):
         raise Http404("No such room")
     room = get_object_or_404(Room.objects.select_related("owner"), pk=room_id)
     user = request.user
-    is_member = room.owner_id == user.pk or room.members.filter(pk=user.pk).exists()
-    if (room.kind == Room.Kind.DIRECT or room.locked) and not is_member:
+    if not room.admission(user).allowed:
         reason = "This call is private." if room.kind == Room.Kind.DIRECT else "This room is locked."
         return render(request, "calls/forbidden.html", {"reason": reason}, status=403)
     call = Call.objects.filter(room=room).order_by("-created_at").first() if room.kind == Room.Kind.DIRECT else None
@@ -98,6 +97,6 @@ def room(request, room_id: str):
         "turnRefreshUrl": "/api/turn-credentials/",
         "turnTtl": settings.TURN_TTL if turn.configured() else None,
         "call": str(call.pk) if call else None,
-        "user": {"id": user.pk, "username": user.get_username(), "display_name": display_name(user)},
+        "user": user_info(user),
     }
     return render(request, "calls/room.html", {"room": room, "config": config, "is_owner": room.owner_id == user.pk})

@@ -13,8 +13,8 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from calls.signaling.asgi import NodeLifecycle  # noqa: E402
 from calls.signaling.auth import SignalingAuthStack  # noqa: E402
-from calls.signaling.node import NodeLifecycle  # noqa: E402
 from calls.signaling.routing import websocket_urlpatterns  # noqa: E402
 
 application = NodeLifecycle(

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from websockets.exceptions import InvalidStatus
 
-from calls.signaling import store, tickets
+from calls.signaling import keys, store, tickets
 from tests.servers import make_user
 from tests.wsclient import Peer
 
@@ -34,12 +34,12 @@ async def test_ticket_authenticates_without_origin_once(node):
 
 async def test_expired_or_unknown_ticket_is_refused(node):
     _, ticket = await issue_for("alice")
-    await sync_to_async(store.get_sync().delete)(store.key("ticket", ticket))  # what the 30 s TTL does
+    await sync_to_async(store.get_sync().delete)(keys.ticket(ticket))  # what the 30 s TTL does
     expired = await Peer.connect(node.ws_url, None, origin=None, query=f"ticket={ticket}")
     assert await expired.closed() == 4401
     unknown = await Peer.connect(node.ws_url, None, origin=None, query="ticket=made-up")
     assert await unknown.closed() == 4401
-    ttl = await sync_to_async(store.get_sync().ttl)(store.key("ticket", (await issue_for("bob"))[1]))
+    ttl = await sync_to_async(store.get_sync().ttl)(keys.ticket((await issue_for("bob"))[1]))
     assert 0 < ttl <= tickets.TICKET_TTL
 
 

@@ -1,9 +1,10 @@
 """The signaling WebSocket: receive a frame, validate it, authorize it, call a plain function, send.
 
-The relay path (offer/answer/candidate) touches neither the database nor Redis beyond one
-PUBLISH: room membership is mirrored in the connection (from `joined` and the
-peer-joined/peer-left events it receives), the outgoing frame is encoded once by the
-sender, and receivers pass the text through untouched.
+The consumer is the only code that touches the socket. Its state is one `Connection`
+(`self.conn`); rooms, presence, direct calls and departures are plain functions that
+take values and return results. The relay path (offer/answer/candidate) touches neither
+the database nor Redis beyond one PUBLISH: room membership is mirrored in the connection,
+the outgoing frame is encoded once by the sender, and receivers pass the text through.
 """
 
 from __future__ import annotations
@@ -21,34 +22,25 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from calls.logs import context_id, new_id
-from calls.models import PeerSession, display_name
+from calls.models import user_info
 from calls.net import client_address
-from calls.signaling import direct, metrics, presence, protocol, rooms
+from calls.signaling import departures, direct, events, history, metrics, presence, protocol, rooms
 from calls.signaling.auth import header
-from calls.signaling.node import REDIS_ERRORS, node, remove_and_announce
+from calls.signaling.connection import Connection
+from calls.signaling.node import node
 from calls.signaling.protocol import CloseCode, ErrorCode, LeaveReason, ProtocolError
 from calls.signaling.ratelimit import TokenBucket
+from calls.signaling.store import REDIS_ERRORS
 
 logger = logging.getLogger("calls.signaling")
-
-# Client close codes after which the peer leaves at once instead of waiting to be resumed.
-CLEAN_CLOSE = frozenset({1000, 1001})
-# Server close codes after which the client is expected back (resume); the others are final.
-RETRYABLE = frozenset({CloseCode.GOING_AWAY, CloseCode.SERVICE_RESTART, CloseCode.TRY_AGAIN_LATER, CloseCode.TIMEOUT})
-
-
-@database_sync_to_async
-def _user_info(user) -> dict:
-    return protocol.user_info(user.pk, user.get_username(), display_name(user))
 
 
 class SignalingConsumer(AsyncWebsocketConsumer):
     """One browser tab (or client) connected to /ws/signal/."""
 
-    peer: str | None = None
-    closing = False
+    conn: Connection
 
-    # -- plumbing ----------------------------------------------------------
+    # -- plumbing ------------------------------------------------------------------
     async def dispatch(self, message):
         """Route by type without channels' per-message database-connection hop (no ORM here)."""
         handler = getattr(self, get_handler_name(message), None)
@@ -60,6 +52,9 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         # autobahn accepts only a plain int, not an IntEnum member
         await super().close(int(code) if code is not None else None, reason)
 
+    async def send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=protocol.encode(frame))
 
@@ -67,119 +62,107 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         metrics.ERRORS.labels(str(error.code)).inc()
         await self.send_frame(protocol.error_frame(error.code, error.message, error.ref))
 
-    # -- connect -----------------------------------------------------------
+    # -- connect -------------------------------------------------------------------
     async def websocket_connect(self, message):
-        self.conn_id = new_id()
-        context_id.set(self.conn_id)
-        self.last_frame = time.monotonic()
-        self.last_seen_wall = self.last_seen_written = time.time()
-        self.rooms: dict[str, dict[str, dict]] = {}  # room -> {peer: user info} of the others
-        self.rooms_joined: set[str] = set()
-        self.bucket = TokenBucket(settings.SIGNALING_RATE, settings.SIGNALING_BURST)
-        self.refusals = 0
+        self.conn = conn = Connection(
+            self.channel_name, new_id(), TokenBucket(settings.SIGNALING_RATE, settings.SIGNALING_BURST)
+        )
+        context_id.set(conn.id)
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             return await self.refuse_connection(CloseCode.UNAUTHENTICATED)
-        cap = settings.SIGNALING_MAX_CONNECTIONS
-        if node.draining or (cap and len(node.connections) >= cap):
+        if node.full():
             return await self.refuse_connection(CloseCode.TRY_AGAIN_LATER)
         self.user = user
-        self.user_info = await _user_info(user)
-        self.user_json = orjson.dumps(self.user_info).decode()
+        conn.user_id = user.pk
+        conn.user = await database_sync_to_async(user_info)(user)
+        conn.user_json = orjson.dumps(conn.user).decode()
         client = self.scope.get("client") or (None, None)
-        self.ip = client_address(client[0], header(self.scope, b"x-forwarded-for")) or ""
-        self.ua = header(self.scope, b"user-agent") or ""
+        conn.ip = client_address(client[0], header(self.scope, b"x-forwarded-for")) or ""
+        conn.user_agent = header(self.scope, b"user-agent") or ""
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         try:
             resumed = await self._resume((query.get("resume") or [""])[0])
-            if resumed is None:
+            if not resumed:
                 await self._new_peer()
         except REDIS_ERRORS:
             logger.warning("redis unavailable at connect")
             return await self.refuse_connection(CloseCode.TRY_AGAIN_LATER)
         node.register(self)
-        metrics.CONNECTS.labels(str(resumed is not None).lower()).inc()
-        metrics.CONNECTIONS.labels(node.name).inc()
-        self.counted = True
+        metrics.CONNECTS.labels(str(resumed).lower()).inc()
         await self.accept()
-        await self.send_frame(
-            protocol.hello_frame(
-                self.peer,
-                self.user_info,
-                settings.SIGNALING_HEARTBEAT,
-                settings.SIGNALING_MAX_FRAME,
-                self.resume_token,
-                resumed is not None,
-                sorted(self.rooms),
-            )
+        hello = protocol.hello_frame(
+            conn.peer,
+            conn.user,
+            settings.SIGNALING_HEARTBEAT,
+            settings.SIGNALING_MAX_FRAME,
+            conn.resume_token,
+            resumed,
+            sorted(conn.rooms),
         )
-        logger.info("connected", extra={"peer": self.peer, "user": user.pk, "resumed": resumed is not None})
+        await self.send_frame(hello)
+        logger.info("connected", extra={"peer": conn.peer, "user": user.pk, "resumed": resumed})
 
     async def refuse_connection(self, code: CloseCode) -> None:
         """Accept only to close with a code the client can act on (a refused handshake has none)."""
         metrics.REFUSED.labels(str(int(code))).inc()
         await self.accept()
+        if self.conn.peer is not None:
+            await self.server_close(code)  # a peer was already recorded: keep it for resume
+            return
+        self.conn.begin_close()
         await self.close(code)
 
     async def _new_peer(self) -> None:
-        self.peer = secrets.token_urlsafe(12)
-        self.resume_token = secrets.token_urlsafe(24)
+        conn = self.conn
+        peer, token = secrets.token_urlsafe(12), secrets.token_urlsafe(24)
         await presence.attach(
-            self.peer, self.user.pk, self.user_json, node.id, self.channel_name, self.ip, self.ua, self.resume_token
+            peer, conn.user_id, conn.user_json, node.id, conn.channel, conn.ip, conn.user_agent, token
         )
+        conn.opened(peer, token)
         await self._listen()
-        node.writes.open_session(
-            PeerSession(
-                peer=self.peer, user_id=self.user.pk, node=node.name, ip=self.ip or None, user_agent=self.ua[:400]
-            )
-        )
+        history.writes.open_session(peer, conn.user_id, node.name, conn.ip, conn.user_agent)
 
-    async def _resume(self, token: str) -> presence.Resumed | None:
+    async def _resume(self, token: str) -> bool:
         """Take over a dropped peer: same peer id and rooms, so the others see no churn."""
         if not token:
-            return None
-        resumed = await presence.resume(token, self.user.pk, node.id, self.channel_name)
+            return False
+        conn = self.conn
+        resumed = await presence.resume(token, conn.user_id, node.id, conn.channel)
         if resumed is None:
-            return None
-        self.peer, self.resume_token = resumed.peer, token
+            return False
+        conn.opened(resumed.peer, token)
         if resumed.old_conn:
             # The old connection may still be open somewhere (a half-dead TCP): retire it.
-            await self.channel_layer.group_send(
-                rooms.peer_group(self.peer), {"type": "peer.replaced", "by": self.channel_name}
-            )
+            await self.channel_layer.group_send(events.peer_group(conn.peer), events.peer_replaced(conn.channel))
         await self._listen()
         for room_id in resumed.rooms:
-            await self.channel_layer.group_add(rooms.group(room_id), self.channel_name)
+            await self.channel_layer.group_add(events.room_group(room_id), conn.channel)
             members = await rooms.amembers(room_id)
-            self.rooms[room_id] = {p: orjson.loads(u) for p, u in members.items() if p != self.peer}
-            self.rooms_joined.add(room_id)
-        return resumed
+            conn.rooms[room_id] = {p: orjson.loads(u) for p, u in members.items() if p != conn.peer}
+        return True
 
     async def _listen(self) -> None:
-        await self.channel_layer.group_add(rooms.peer_group(self.peer), self.channel_name)
-        await self.channel_layer.group_add(rooms.user_group(self.user.pk), self.channel_name)
+        await self.channel_layer.group_add(events.peer_group(self.conn.peer), self.conn.channel)
+        await self.channel_layer.group_add(events.user_group(self.conn.user_id), self.conn.channel)
 
-    # -- receive -----------------------------------------------------------
+    # -- receive -------------------------------------------------------------------
     async def websocket_receive(self, message):
-        if self.closing:
+        conn = self.conn
+        if not conn.serving:
             return
-        self.last_frame = time.monotonic()
-        self.last_seen_wall = self.received_at = time.time()
+        received_at = conn.heard()
         text = message.get("text")
         if text is None:
             text = message.get("bytes") or b""
         try:
-            if len(text) > settings.SIGNALING_MAX_FRAME or (
-                len(text) * 4 > settings.SIGNALING_MAX_FRAME
-                and isinstance(text, str)
-                and len(text.encode()) > settings.SIGNALING_MAX_FRAME
-            ):
-                raise ProtocolError(ErrorCode.TOO_LARGE, f"frames are limited to {settings.SIGNALING_MAX_FRAME} bytes")
-            if not self.bucket.take():
+            limit = settings.SIGNALING_MAX_FRAME
+            if len(text) > limit or (len(text) * 4 > limit and isinstance(text, str) and len(text.encode()) > limit):
+                raise ProtocolError(ErrorCode.TOO_LARGE, f"frames are limited to {limit} bytes")
+            if not conn.bucket.take():
                 metrics.RATE_LIMITED.inc()
                 raise ProtocolError(ErrorCode.RATE_LIMITED, "too many frames; slow down")
-            frame = protocol.parse(text)
-            await self.handle(frame)
+            await self.handle(protocol.parse(text), received_at)
         except ProtocolError as error:
             await self.refuse(error)
         except REDIS_ERRORS:
@@ -190,111 +173,108 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             logger.exception("failed to handle a frame")
             await self.send_error(ProtocolError(ErrorCode.UNAVAILABLE, "the server could not handle this frame"))
         else:
-            self.refusals = 0
+            conn.refusals = 0
 
     async def refuse(self, error: ProtocolError) -> None:
         """Answer with an error frame; many refusals in a row close the connection (4429)."""
-        self.refusals += 1
-        if self.refusals > settings.SIGNALING_ABUSE_LIMIT:
-            logger.warning("closing abusive connection", extra={"peer": self.peer, "code": str(error.code)})
+        if self.conn.refused(settings.SIGNALING_ABUSE_LIMIT):
+            logger.warning("closing abusive connection", extra={"peer": self.conn.peer, "code": str(error.code)})
             await self.server_close(CloseCode.ABUSE)
             return
         await self.send_error(error)
 
-    async def handle(self, frame: protocol.Frame) -> None:
+    async def handle(self, frame: protocol.Frame, received_at: float) -> None:
         if isinstance(frame, protocol.Relay):
-            await self.forward(frame)
+            await self.forward(frame, received_at)
         elif isinstance(frame, protocol.Ping):
             await self.send_frame(protocol.pong_frame(frame.id))
         elif isinstance(frame, protocol.Join):
             await self.join(frame)
         elif isinstance(frame, protocol.Leave):
             await self.leave(frame)
-        elif isinstance(frame, protocol.PlaceCall | protocol.CallAction):
-            await direct.handle(self, frame)
+        elif isinstance(frame, protocol.PlaceCall):
+            await self.call_changed(await direct.place(self.user, frame.user, frame.id), frame.id)
+        elif isinstance(frame, protocol.CallAction):
+            await self.call_changed(await direct.act(self.user, frame.action, frame.call, frame.id), frame.id)
 
-    # -- rooms -------------------------------------------------------------
+    # -- rooms ---------------------------------------------------------------------
     async def join(self, frame: protocol.Join) -> None:
-        room_id = frame.room
-        if room_id not in self.rooms and len(self.rooms) >= settings.SIGNALING_MAX_ROOMS:
+        conn, room_id = self.conn, frame.room
+        new = room_id not in conn.rooms
+        if new and len(conn.rooms) >= settings.SIGNALING_MAX_ROOMS:
             raise ProtocolError(ErrorCode.TOO_MANY_ROOMS, "this connection is in too many rooms", frame.id)
-        admission = await database_sync_to_async(rooms.admit)(self.user, room_id, frame.id)
-        if admission.new_member:
-            node.writes.admit(room_id, self.user.pk)
-        group = rooms.group(room_id)
+        admitted = await database_sync_to_async(rooms.admit)(self.user, room_id, frame.id)
+        if admitted.first_visit:
+            history.writes.admit(room_id, conn.user_id)
+        group = events.room_group(room_id)
         # Listen before taking the snapshot, so no peer-joined can fall between the two.
-        await self.channel_layer.group_add(group, self.channel_name)
-        members = await rooms.join(room_id, self.peer, self.user_json, admission.max_peers)
+        await self.channel_layer.group_add(group, conn.channel)
+        members = await rooms.join(room_id, conn.peer, conn.user_json, admitted.max_peers)
         if members is None:
-            if room_id not in self.rooms:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            raise ProtocolError(ErrorCode.ROOM_FULL, f"the room is full ({admission.max_peers} peers)", frame.id)
-        new = room_id not in self.rooms
-        others = {p: orjson.loads(u) for p, u in members.items() if p != self.peer}
-        self.rooms[room_id] = others
-        self.rooms_joined.add(room_id)
+            if new:
+                await self.channel_layer.group_discard(group, conn.channel)
+            raise ProtocolError(ErrorCode.ROOM_FULL, f"the room is full ({admitted.max_peers} peers)", frame.id)
+        others = {p: orjson.loads(u) for p, u in members.items() if p != conn.peer}
+        conn.rooms[room_id] = others
         peers = [{"peer": p, "user": u} for p, u in others.items()]
-        await self.send_frame(protocol.joined_frame(room_id, self.peer, peers, frame.id))
+        await self.send_frame(protocol.joined_frame(room_id, conn.peer, peers, frame.id))
         if new:
             metrics.JOINS.inc()
-            text = protocol.encode(protocol.peer_joined_frame(room_id, self.peer, self.user_info))
-            await self.channel_layer.group_send(
-                group,
-                {"type": "peer.joined", "room": room_id, "peer": self.peer, "user": self.user_info, "text": text},
-            )
+            text = protocol.encode(protocol.peer_joined_frame(room_id, conn.peer, conn.user))
+            await self.channel_layer.group_send(group, events.peer_joined(room_id, conn.peer, conn.user, text))
 
     async def leave(self, frame: protocol.Leave) -> None:
-        if frame.room not in self.rooms:
+        if frame.room not in self.conn.rooms:
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, "you are not in that room", frame.id)
-        await self.leave_room(frame.room, LeaveReason.LEAVE)
+        self.conn.rooms.pop(frame.room)
+        await self.channel_layer.group_discard(events.room_group(frame.room), self.conn.channel)
+        if await rooms.leave(frame.room, self.conn.peer):
+            await departures.announce_left(self.conn.peer, [frame.room], LeaveReason.LEAVE)
         await self.send_frame(protocol.left_frame(frame.room, frame.id))
 
-    async def leave_room(self, room_id: str, reason: LeaveReason) -> None:
-        self.rooms.pop(room_id, None)
-        await self.channel_layer.group_discard(rooms.group(room_id), self.channel_name)
-        if await rooms.leave(room_id, self.peer):
-            metrics.LEAVES.labels(str(reason)).inc()
-            text = protocol.encode(protocol.peer_left_frame(room_id, self.peer, reason))
-            await self.channel_layer.group_send(
-                rooms.group(room_id), {"type": "peer.left", "room": room_id, "peer": self.peer, "text": text}
-            )
-
-    # -- relay (hot path) --------------------------------------------------
-    async def forward(self, frame: protocol.Relay) -> None:
-        others = self.rooms.get(frame.room)
+    # -- relay (hot path) ----------------------------------------------------------
+    async def forward(self, frame: protocol.Relay, received_at: float) -> None:
+        conn = self.conn
+        others = conn.rooms.get(frame.room)
         if others is None:
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, "join the room first", frame.id)
         if frame.to is not None and frame.to not in others:
             raise ProtocolError(ErrorCode.UNKNOWN_PEER, "no such peer in this room", frame.id)
-        text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, self.peer, self.user_info, frame.payload))
-        event = {"type": "relay", "room": frame.room, "from": self.peer, "text": text, "ts": self.received_at}
-        target = rooms.peer_group(frame.to) if frame.to is not None else rooms.group(frame.room)
-        await self.channel_layer.group_send(target, event)
+        text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, conn.peer, conn.user, frame.payload))
+        target = events.peer_group(frame.to) if frame.to is not None else events.room_group(frame.room)
+        await self.channel_layer.group_send(target, events.relay(frame.room, conn.peer, text, received_at))
         metrics.RELAYED_BY_TYPE[frame.kind].inc()
 
-    # Channel-layer event handlers, named after their type ("peer.joined" -> peer_joined).
+    # -- direct calls --------------------------------------------------------------
+    async def call_changed(self, call, ref: protocol.Ref) -> None:
+        """This connection gets the new state with its ref; the users' groups carry it everywhere else."""
+        await self.send_frame(protocol.call_state_frame({**direct.describe(call), "by_peer": self.conn.peer}, ref))
+        await direct.announce(call, by_peer=self.conn.peer, skip=self.conn.channel)
+
+    # -- channel-layer events (calls.signaling.events), named after their type ------
     async def relay(self, event: dict) -> None:
-        if event["from"] != self.peer and event["room"] in self.rooms:
+        conn = self.conn
+        if event["sender"] != conn.peer and event["room"] in conn.rooms and conn.serving:
             await self.send(text_data=event["text"])
             metrics.RELAY_LATENCY.observe(time.time() - event["ts"])
 
     async def peer_joined(self, event: dict) -> None:
-        others = self.rooms.get(event["room"])
-        if others is None or event["peer"] == self.peer:
+        others = self.conn.rooms.get(event["room"])
+        if others is None or event["peer"] == self.conn.peer or not self.conn.serving:
             return
         others[event["peer"]] = event["user"]
         await self.send(text_data=event["text"])
 
     async def peer_left(self, event: dict) -> None:
-        others = self.rooms.get(event["room"])
-        if others is None or event["peer"] == self.peer:
+        others = self.conn.rooms.get(event["room"])
+        if others is None or event["peer"] == self.conn.peer or not self.conn.serving:
             return
         if others.pop(event["peer"], None) is not None:
             await self.send(text_data=event["text"])
 
     async def peer_replaced(self, event: dict) -> None:
-        if event["by"] != self.channel_name:
-            self.peer_taken = True
+        if event["by"] != self.conn.channel:
+            self.conn.taken_over = True
             await self.server_close(CloseCode.REPLACED)
 
     async def peer_kick(self, event: dict) -> None:
@@ -303,45 +283,36 @@ class SignalingConsumer(AsyncWebsocketConsumer):
 
     async def user_event(self, event: dict) -> None:
         """A frame for every connection of this user (call notifications)."""
-        if event.get("skip") != self.channel_name:
+        if event["skip"] != self.conn.channel and self.conn.serving:
             await self.send(text_data=event["text"])
 
-    # -- close -------------------------------------------------------------
-    async def server_close(self, code: int, reason: LeaveReason | None = None) -> None:
+    # -- close ---------------------------------------------------------------------
+    async def server_close(self, code: CloseCode, reason: LeaveReason | None = None) -> None:
         """Close from the server side; retryable codes keep the peer for resume."""
-        if self.closing:
+        if not self.conn.begin_close():
             return
-        self.closing = True
-        self.close_code = code
-        self.close_reason = reason
+        self.conn.leave_reason = reason
         await self.close(code)
-        await self.cleanup(code)
+        await self.cleanup(code, by_client=False)
 
     async def websocket_disconnect(self, message):
-        if not self.closing:
-            self.closing = True
-            await self.cleanup(message.get("code") or 1006, client=True)
+        if self.conn.begin_close():
+            await self.cleanup(message.get("code") or 1006, by_client=True)
         raise StopConsumer()
 
-    async def cleanup(self, code: int, client: bool = False) -> None:
+    async def cleanup(self, code: int, by_client: bool) -> None:
         """Leave for good (clean close, final codes) or detach for the resume window (drops, restarts)."""
+        conn = self.conn
         node.unregister(self)
-        if getattr(self, "counted", False):
-            self.counted = False
-            metrics.CONNECTIONS.labels(node.name).dec()
-        if self.peer is None or getattr(self, "cleaned", False):
-            return
-        self.cleaned = True
-        if getattr(self, "peer_taken", False):
-            return  # another connection resumed this peer
+        if not conn.finish() or conn.peer is None or conn.taken_over:
+            return  # nothing to clean, already cleaned, or another connection resumed this peer
         try:
-            if (client and code in CLEAN_CLOSE) or (not client and code not in RETRYABLE):
-                reason = getattr(self, "close_reason", None) or LeaveReason.DISCONNECT
-                await remove_and_announce(self.peer, reason, conn=self.channel_name)
+            if conn.leaves_at_once(code, by_client):
+                await departures.remove_and_announce(conn.peer, conn.departure_reason(code), conn=conn.channel)
             else:
-                why = LeaveReason.TIMEOUT if code == CloseCode.TIMEOUT else LeaveReason.DISCONNECT
-                await presence.detach(self.peer, self.channel_name, settings.SIGNALING_RESUME_GRACE, str(why))
+                why = str(conn.departure_reason(code))
+                await presence.detach(conn.peer, conn.channel, node.id, settings.SIGNALING_RESUME_GRACE, why)
         except REDIS_ERRORS:
-            logger.warning("redis unavailable at disconnect; the reaper will finish", extra={"peer": self.peer})
+            logger.warning("redis unavailable at disconnect; the reaper will finish", extra={"peer": conn.peer})
         finally:
-            logger.info("disconnected", extra={"peer": self.peer, "code": code})
+            logger.info("disconnected", extra={"peer": conn.peer, "code": code})

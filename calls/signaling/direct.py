@@ -9,13 +9,16 @@ UPDATE, so two tabs or two processes racing on one call cannot both win. Each tr
 is announced as a `call-state` frame to every connection of both users (their user
 groups, on every process). Ring deadlines live in Redis and any live process sweeps them,
 so a call still goes `missed` if the process that placed it dies.
+
+The functions take plain values (a user, a username, a call id) and return the `Call`
+as it now is; the consumer answers the requesting connection and `announce` tells
+everyone else.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -25,22 +28,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from calls.models import Block, Call, Profile, Room, display_name
-from calls.signaling import metrics, protocol, rooms, store
+from calls.models import Block, Call, Profile, Room, display_name, user_info
+from calls.signaling import events, keys, metrics, protocol, rooms, store
 from calls.signaling.protocol import ErrorCode, ProtocolError
 
-if TYPE_CHECKING:
-    from calls.signaling.consumer import SignalingConsumer
-
 State = Call.State
-
-
-def ringing_key() -> str:
-    return store.key("ringing")
-
-
-def _user(user) -> dict:
-    return protocol.user_info(user.pk, user.get_username(), display_name(user))
 
 
 def describe(call: Call) -> dict:
@@ -48,8 +40,8 @@ def describe(call: Call) -> dict:
     return {
         "id": str(call.pk),
         "state": call.state,
-        "caller": _user(call.caller),
-        "callee": _user(call.callee),
+        "caller": user_info(call.caller),
+        "callee": user_info(call.callee),
         "room": call.room_id,
         "created_at": call.created_at.isoformat(),
         "answered_at": call.answered_at.isoformat() if call.answered_at else None,
@@ -80,7 +72,7 @@ def place(caller, username: str, ref: protocol.Ref) -> Call:
         or Block.objects.filter(user=callee, blocked=caller).exists()
     ):
         raise ProtocolError(ErrorCode.FORBIDDEN, "this user does not accept your calls", ref)
-    attempts_key = store.key("ring-attempts", str(caller.pk))
+    attempts_key = keys.ring_attempts(caller.pk)
     redis = store.get_sync()
     attempts = redis.incr(attempts_key)
     if attempts == 1:
@@ -96,7 +88,7 @@ def place(caller, username: str, ref: protocol.Ref) -> Call:
         )
         room.members.add(caller, callee)
         call = Call.objects.create(caller=caller, callee=callee, room=room)
-    redis.zadd(ringing_key(), {str(call.pk): time.time() + settings.CALL_RING_TIMEOUT})
+    redis.zadd(keys.ringing(), {str(call.pk): time.time() + settings.CALL_RING_TIMEOUT})
     return _load(call.pk)
 
 
@@ -135,7 +127,7 @@ def act(user, action: str, call_id: str, ref: protocol.Ref) -> Call:
 def _transition(call: Call, required: str, changes: dict, ref: protocol.Ref) -> Call:
     if not Call.objects.filter(pk=call.pk, state=required).update(**changes):
         raise ProtocolError(ErrorCode.INVALID_STATE, f"the call is not {required}", ref)
-    store.get_sync().zrem(ringing_key(), str(call.pk))
+    store.get_sync().zrem(keys.ringing(), str(call.pk))
     return _load(call.pk)
 
 
@@ -160,30 +152,19 @@ async def announce(call: Call, by_peer: str | None = None, skip: str = "") -> No
         info["by_peer"] = by_peer
     text = protocol.encode(protocol.call_state_frame(info))
     for uid in {call.caller_id, call.callee_id}:
-        await layer.group_send(rooms.user_group(uid), {"type": "user.event", "text": text, "skip": skip})
+        await layer.group_send(events.user_group(uid), events.user_event(text, skip))
     if call.state == State.RINGING:
         ring = protocol.encode(protocol.incoming_call_frame(info))
-        await layer.group_send(rooms.user_group(call.callee_id), {"type": "user.event", "text": ring, "skip": ""})
-
-
-async def handle(consumer: SignalingConsumer, frame: protocol.PlaceCall | protocol.CallAction) -> None:
-    """Entry point from the consumer for call frames."""
-    if isinstance(frame, protocol.PlaceCall):
-        call = await place(consumer.user, frame.user, frame.id)
-    else:
-        call = await act(consumer.user, frame.action, frame.call, frame.id)
-    # The requesting connection gets the state with its ref; the user groups carry it everywhere.
-    await consumer.send_frame(protocol.call_state_frame({**describe(call), "by_peer": consumer.peer}, frame.id))
-    await announce(call, by_peer=consumer.peer, skip=consumer.channel_name)
+        await layer.group_send(events.user_group(call.callee_id), events.user_event(ring))
 
 
 async def sweep_ringing() -> int:
     """Mark calls whose ring deadline passed as missed; any live process may do it, one wins each."""
     r = store.get_async()
-    due = await r.zrangebyscore(ringing_key(), "-inf", time.time(), start=0, num=200)
+    due = await r.zrangebyscore(keys.ringing(), "-inf", time.time(), start=0, num=200)
     count = 0
     for raw in due:
-        if not await r.zrem(ringing_key(), raw):
+        if not await r.zrem(keys.ringing(), raw):
             continue  # another process took it
         call = await miss(raw.decode())
         if call is not None:
@@ -217,14 +198,11 @@ async def sweep_abandoned() -> int:
     if not calls:
         return 0
     r = store.get_async()
-    pipe = r.pipeline(transaction=False)
-    for _, room_id in calls:
-        pipe.hlen(rooms.members_key(room_id))
-    counts = await pipe.execute()
+    counts = await rooms.alive_counts([room_id for _, room_id in calls])
     ended = 0
     now = time.time()
     for (call_id, _), live in zip(calls, counts, strict=True):
-        marker = store.key("call-empty", str(call_id))
+        marker = keys.call_empty(call_id)
         if live:
             await r.delete(marker)
             continue

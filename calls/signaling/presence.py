@@ -1,20 +1,14 @@
 """Presence: the truth about live connections, in Redis, across every daphne process.
 
-Keys (under REDIS_PREFIX):
-  peer:<peer>            hash: uid, user (JSON), node, conn, connected_at, last_seen, ip, ua, reason
-  peer:<peer>:rooms      set of room ids the peer is in (room membership itself: calls.rooms)
-  rooms:active           zset room -> live peer count
-  peers                  zset peer -> connected_at (paginated listing without KEYS scans)
-  user:<uid>:peers       set of a user's peers (online state, "disconnect all of a user")
-  node:<node>:peers      set of peers attached to a process
-  nodes                  zset node -> lease deadline (unix seconds); node:<node> hash: host, pid, name
-  detached               zset peer -> deadline: dropped connections waiting to be resumed
-  resume:<token>         peer id, for `?resume=` reconnects
-
 A peer is *attached* to the connection (conn) that holds it. When a connection drops
 abnormally, or its process dies, the peer is *detached* for the resume grace window
 and removed (peer-left) only if nobody resumes it. Every mutation that decides who
 announces a departure is a Lua script, so exactly one process announces it.
+
+Key names come from `calls.signaling.keys`. Scripts that touch keys named by what they
+read (a peer's process, its rooms) are run in two steps: read, then a script given
+every key, which checks nothing moved in between and otherwise asks to be run again.
+Room membership itself is changed only by the Lua of `calls.signaling.rooms`.
 """
 
 from __future__ import annotations
@@ -24,109 +18,119 @@ from dataclasses import dataclass
 
 import orjson
 
-from calls.signaling import store
+from calls.signaling import keys, rooms, store
 
+# A script that finds the state changed since its caller read it answers this, and is retried.
+_MOVED = b"moved"
+_ATTEMPTS = 5
+
+# KEYS: peer, peer rooms, peers, user peers, node peers, resume. ARGV: peer, uid, user, node, conn, now, ip, ua, token
 _ATTACH = """
-local p = ARGV[1]
-local peer, rooms = KEYS[1], KEYS[2]
-redis.call('HSET', peer, 'uid', ARGV[2], 'user', ARGV[3], 'node', ARGV[4], 'conn', ARGV[5],
+redis.call('HSET', KEYS[1], 'uid', ARGV[2], 'user', ARGV[3], 'node', ARGV[4], 'conn', ARGV[5],
   'connected_at', ARGV[6], 'last_seen', ARGV[6], 'ip', ARGV[7], 'ua', ARGV[8], 'resume', ARGV[9])
-redis.call('ZADD', KEYS[3], ARGV[6], p)
-redis.call('SADD', KEYS[4], p)
-redis.call('SADD', KEYS[5], p)
-redis.call('SET', KEYS[6], p)
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[1])
+redis.call('SET', KEYS[6], ARGV[1])
 return 1
 """
 
-# KEYS: resume:<token>; ARGV: prefix, uid, node, conn, now
-# Returns {peer, old_node, old_conn, rooms...} or false.
+# KEYS: resume, peer, old node peers, new node peers, detached, peer rooms
+# ARGV: peer, uid, old node (as read), new node, conn, now
+# Returns {old conn, rooms...}, false (unknown or someone else's), or "moved".
 _RESUME = """
-local prefix = ARGV[1]
-local p = redis.call('GET', KEYS[1])
-if not p then return false end
-local peer = prefix .. ':peer:' .. p
-local h = redis.call('HMGET', peer, 'uid', 'node', 'conn')
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+local h = redis.call('HMGET', KEYS[2], 'uid', 'node', 'conn')
 if not h[1] or h[1] ~= ARGV[2] then return false end
-if h[2] then redis.call('SREM', prefix .. ':node:' .. h[2] .. ':peers', p) end
-redis.call('SADD', prefix .. ':node:' .. ARGV[3] .. ':peers', p)
-redis.call('ZREM', prefix .. ':detached', p)
-redis.call('HSET', peer, 'node', ARGV[3], 'conn', ARGV[4], 'last_seen', ARGV[5], 'reason', '')
-local out = {p, h[2] or '', h[3] or ''}
-for _, room in ipairs(redis.call('SMEMBERS', peer .. ':rooms')) do table.insert(out, room) end
+if (h[2] or '') ~= ARGV[3] then return 'moved' end
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('HSET', KEYS[2], 'node', ARGV[4], 'conn', ARGV[5], 'last_seen', ARGV[6], 'reason', '')
+local out = {h[3] or ''}
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[6])) do table.insert(out, room) end
 return out
 """
 
-# Detach a peer if `conn` still holds it. ARGV: prefix, peer, conn, deadline, reason
+# Detach a peer if `conn` (a connection of this node) still holds it.
+# KEYS: peer, this node's peers, detached. ARGV: peer, conn, deadline, reason
 _DETACH = """
-local prefix, p = ARGV[1], ARGV[2]
-local peer = prefix .. ':peer:' .. p
-local h = redis.call('HMGET', peer, 'conn', 'node')
-if not h[1] or h[1] ~= ARGV[3] then return 0 end
-redis.call('SREM', prefix .. ':node:' .. h[2] .. ':peers', p)
-redis.call('HSET', peer, 'conn', '', 'reason', ARGV[5])
-redis.call('ZADD', prefix .. ':detached', ARGV[4], p)
+if redis.call('HGET', KEYS[1], 'conn') ~= ARGV[2] then return 0 end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'conn', '', 'reason', ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return 1
 """
 
 # Remove a peer entirely (if `conn` is given, only while that connection holds it).
-# ARGV: prefix, peer, conn-or-empty. Returns {reason, rooms...} or false when already gone.
-_REMOVE = """
-local prefix, p = ARGV[1], ARGV[2]
-local peer = prefix .. ':peer:' .. p
-local h = redis.call('HMGET', peer, 'conn', 'node', 'uid', 'resume', 'reason')
+# KEYS: peer, peer rooms, node peers, user peers, resume, peers, detached, active rooms, room members...
+# ARGV: peer, conn or "", node, uid, resume token (as read), room ids (as read)...
+# Returns {reason, rooms...}, false when already gone (or held by another conn), or "moved".
+_REMOVE = (
+    rooms.LEAVE_ROOM_LUA
+    + """
+local p = ARGV[1]
+local h = redis.call('HMGET', KEYS[1], 'conn', 'node', 'uid', 'resume', 'reason')
 if not h[3] then return false end
-if ARGV[3] ~= '' and h[1] ~= ARGV[3] then return false end
-local out = {h[5] or ''}
-for _, room in ipairs(redis.call('SMEMBERS', peer .. ':rooms')) do
-  if redis.call('HDEL', prefix .. ':room:' .. room, p) == 1 then
-    if tonumber(redis.call('ZINCRBY', prefix .. ':rooms:active', -1, room)) <= 0 then
-      redis.call('ZREM', prefix .. ':rooms:active', room)
-    end
-  end
-  table.insert(out, room)
+if ARGV[2] ~= '' and h[1] ~= ARGV[2] then return false end
+local n = #ARGV - 5
+if (h[2] or '') ~= ARGV[3] or h[3] ~= ARGV[4] or (h[4] or '') ~= ARGV[5]
+   or redis.call('SCARD', KEYS[2]) ~= n then return 'moved' end
+for i = 1, n do
+  if redis.call('SISMEMBER', KEYS[2], ARGV[5 + i]) == 0 then return 'moved' end
 end
-redis.call('DEL', peer, peer .. ':rooms')
-if h[2] then redis.call('SREM', prefix .. ':node:' .. h[2] .. ':peers', p) end
-redis.call('SREM', prefix .. ':user:' .. h[3] .. ':peers', p)
-if h[4] then redis.call('DEL', prefix .. ':resume:' .. h[4]) end
-redis.call('ZREM', prefix .. ':peers', p)
-redis.call('ZREM', prefix .. ':detached', p)
+local out = {h[5] or ''}
+for i = 1, n do
+  leave_room(KEYS[8 + i], KEYS[2], KEYS[8], p, ARGV[5 + i])
+  table.insert(out, ARGV[5 + i])
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], p)
+redis.call('SREM', KEYS[4], p)
+if ARGV[5] ~= '' then redis.call('DEL', KEYS[5]) end
+redis.call('ZREM', KEYS[6], p)
+redis.call('ZREM', KEYS[7], p)
 return out
 """
+)
 
-# A dead node's peers become detached with the given deadline. ARGV: prefix, node, deadline
+# A dead node's peers become detached until the deadline.
+# KEYS: node peers, node info, nodes, detached, peer... ARGV: node, deadline, peer ids (as read)...
+# Returns how many, or -1 when the node's peer set changed since it was read.
 _REAP_NODE = """
-local prefix, node = ARGV[1], ARGV[2]
-local nodepeers = prefix .. ':node:' .. node .. ':peers'
+local node = ARGV[1]
+if redis.call('SCARD', KEYS[1]) ~= #ARGV - 2 then return -1 end
+for i = 3, #ARGV do
+  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 0 then return -1 end
+end
 local count = 0
-for _, p in ipairs(redis.call('SMEMBERS', nodepeers)) do
-  local peer = prefix .. ':peer:' .. p
+for i = 3, #ARGV do
+  local peer = KEYS[i + 2]
   if redis.call('HGET', peer, 'node') == node then
     redis.call('HSET', peer, 'conn', '', 'reason', 'disconnect')
-    redis.call('ZADD', prefix .. ':detached', ARGV[3], p)
+    redis.call('ZADD', KEYS[4], ARGV[2], ARGV[i])
     count = count + 1
   end
 end
-redis.call('DEL', nodepeers, prefix .. ':node:' .. node)
-redis.call('ZREM', prefix .. ':nodes', node)
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], node)
 return count
 """
 
 
-def _prefix() -> str:
-    return store.key()
-
-
-def peer_key(peer: str) -> str:
-    return store.key("peer", peer)
+class ScriptContention(RuntimeError):
+    """A presence script kept finding its keys changed under it (should never persist)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Resumed:
     peer: str
-    old_node: str
-    old_conn: str
+    old_conn: str  # the connection that held it ("" when it was detached)
     rooms: list[str]
+
+
+def _now() -> str:
+    return f"{time.time():.3f}"
 
 
 async def attach(
@@ -134,16 +138,16 @@ async def attach(
 ) -> None:
     """Record a new peer held by connection `conn` on `node`."""
     r = store.get_async()
-    now = f"{time.time():.3f}"
-    keys = [
-        peer_key(peer),
-        store.key("peer", peer, "rooms"),
-        store.key("peers"),
-        store.key("user", str(uid), "peers"),
-        store.key("node", node, "peers"),
-        store.key("resume", resume_token),
+    peer_keys = [
+        keys.peer(peer),
+        keys.peer_rooms(peer),
+        keys.peers(),
+        keys.user_peers(uid),
+        keys.node_peers(node),
+        keys.resume(resume_token),
     ]
-    await store.script(r, _ATTACH)(keys=keys, args=[peer, uid, user_json, node, conn, now, ip, ua[:400], resume_token])
+    args = [peer, uid, user_json, node, conn, _now(), ip, ua[:400], resume_token]
+    await store.script(r, _ATTACH)(keys=peer_keys, args=args)
 
 
 async def resume(token: str, uid: int, node: str, conn: str) -> Resumed | None:
@@ -151,20 +155,36 @@ async def resume(token: str, uid: int, node: str, conn: str) -> Resumed | None:
     if not token or len(token) > 64:
         return None
     r = store.get_async()
-    result = await store.script(r, _RESUME)(
-        keys=[store.key("resume", token)], args=[_prefix(), uid, node, conn, f"{time.time():.3f}"]
-    )
-    if not result:
-        return None
-    values = [v.decode() for v in result]
-    return Resumed(values[0], values[1], values[2], values[3:])
+    for _ in range(_ATTEMPTS):
+        raw = await r.get(keys.resume(token))
+        if raw is None:
+            return None
+        peer = raw.decode()
+        old_node = (await r.hget(keys.peer(peer), "node") or b"").decode()
+        script_keys = [
+            keys.resume(token),
+            keys.peer(peer),
+            keys.node_peers(old_node),
+            keys.node_peers(node),
+            keys.detached(),
+            keys.peer_rooms(peer),
+        ]
+        result = await store.script(r, _RESUME)(keys=script_keys, args=[peer, uid, old_node, node, conn, _now()])
+        if result == _MOVED:
+            continue
+        if not result:
+            return None
+        values = [v.decode() for v in result]
+        return Resumed(peer, values[0], values[1:])
+    raise ScriptContention("resume")
 
 
-async def detach(peer: str, conn: str, grace: float, reason: str) -> bool:
+async def detach(peer: str, conn: str, node: str, grace: float, reason: str) -> bool:
     """Keep the peer for `grace` seconds so its client can resume; False if another connection holds it."""
     r = store.get_async()
     deadline = f"{time.time() + grace:.3f}"
-    return bool(await store.script(r, _DETACH)(keys=[], args=[_prefix(), peer, conn, deadline, reason]))
+    script_keys = [keys.peer(peer), keys.node_peers(node), keys.detached()]
+    return bool(await store.script(r, _DETACH)(keys=script_keys, args=[peer, conn, deadline, reason]))
 
 
 async def remove(peer: str, conn: str = "") -> tuple[str, list[str]] | None:
@@ -174,16 +194,39 @@ async def remove(peer: str, conn: str = "") -> tuple[str, list[str]] | None:
     the rooms back, and that caller announces peer-left.
     """
     r = store.get_async()
-    result = await store.script(r, _REMOVE)(keys=[], args=[_prefix(), peer, conn])
-    if not result:
-        return None
-    values = [v.decode() for v in result]
-    return values[0], values[1:]
+    for _ in range(_ATTEMPTS):
+        pipe = r.pipeline(transaction=False)
+        pipe.hmget(keys.peer(peer), ["node", "uid", "resume"])
+        pipe.smembers(keys.peer_rooms(peer))
+        (node, uid, token), room_set = await pipe.execute()
+        if uid is None:
+            return None
+        node, uid, token = (v.decode() if v is not None else "" for v in (node, uid, token))
+        room_ids = sorted(room.decode() for room in room_set)
+        script_keys = [
+            keys.peer(peer),
+            keys.peer_rooms(peer),
+            keys.node_peers(node),
+            keys.user_peers(uid),
+            keys.resume(token),
+            keys.peers(),
+            keys.detached(),
+            keys.active_rooms(),
+            *(keys.room_members(room) for room in room_ids),
+        ]
+        result = await store.script(r, _REMOVE)(keys=script_keys, args=[peer, conn, node, uid, token, *room_ids])
+        if result == _MOVED:
+            continue
+        if not result:
+            return None
+        values = [v.decode() for v in result]
+        return values[0], values[1:]
+    raise ScriptContention("remove")
 
 
 async def connection_of(peer: str) -> str | None:
     """The connection holding `peer` ("" while detached), or None when there is no such peer."""
-    conn = await store.get_async().hget(peer_key(peer), "conn")
+    conn = await store.get_async().hget(keys.peer(peer), "conn")
     return conn.decode() if conn is not None else None
 
 
@@ -193,7 +236,7 @@ async def touch(last_seen: dict[str, float]) -> None:
         return
     pipe = store.get_async().pipeline(transaction=False)
     for peer, when in last_seen.items():
-        pipe.hset(peer_key(peer), "last_seen", f"{when:.3f}")
+        pipe.hset(keys.peer(peer), "last_seen", f"{when:.3f}")
     await pipe.execute()
 
 
@@ -203,9 +246,9 @@ async def touch(last_seen: dict[str, float]) -> None:
 async def renew_node(node: str, info: dict[str, str], ttl: float) -> bool:
     """Extend this process's lease; False when Redis had lost it (Redis restarted or flushed)."""
     pipe = store.get_async().pipeline(transaction=True)
-    pipe.set(store.key("node", node, "alive"), "1", ex=max(1, int(ttl)), get=True)
-    pipe.zadd(store.key("nodes"), {node: time.time() + ttl})
-    pipe.hset(store.key("node", node), mapping=info)
+    pipe.set(keys.node_alive(node), "1", ex=max(1, int(ttl)), get=True)
+    pipe.zadd(keys.nodes(), {node: time.time() + ttl})
+    pipe.hset(keys.node_info(node), mapping=info)
     previous, _, _ = await pipe.execute()
     return previous is not None
 
@@ -213,30 +256,39 @@ async def renew_node(node: str, info: dict[str, str], ttl: float) -> bool:
 async def forget_node(node: str, ttl: float) -> None:
     """A process leaving cleanly: its lease ends now, so any peer it still held is reaped at once."""
     pipe = store.get_async().pipeline(transaction=True)
-    pipe.zadd(store.key("nodes"), {node: time.time() - ttl})
-    pipe.delete(store.key("node", node, "alive"))
+    pipe.zadd(keys.nodes(), {node: time.time() - ttl})
+    pipe.delete(keys.node_alive(node))
     await pipe.execute()
 
 
 async def dead_nodes_with_deadlines(now: float | None = None) -> list[tuple[str, float]]:
     """Processes whose lease ran out, with the moment it did."""
-    r = store.get_async()
-    raw = await r.zrangebyscore(store.key("nodes"), "-inf", now or time.time(), withscores=True)
+    raw = await store.get_async().zrangebyscore(keys.nodes(), "-inf", now or time.time(), withscores=True)
     return [(n.decode(), float(score)) for n, score in raw]
 
 
 async def reap_node(node: str, deadline: float) -> int:
     """Detach a dead process's peers until `deadline`; returns how many (0 if another reaper won)."""
     r = store.get_async()
-    lock = await r.set(store.key("reaping", node), "1", nx=True, ex=30)
-    if not lock:
+    if not await r.set(keys.reaping(node), "1", nx=True, ex=30):
         return 0
-    return int(await store.script(r, _REAP_NODE)(keys=[], args=[_prefix(), node, f"{deadline:.3f}"]))
+    for _ in range(_ATTEMPTS):
+        peer_ids = sorted(p.decode() for p in await r.smembers(keys.node_peers(node)))
+        script_keys = [
+            keys.node_peers(node),
+            keys.node_info(node),
+            keys.nodes(),
+            keys.detached(),
+            *(keys.peer(p) for p in peer_ids),
+        ]
+        count = int(await store.script(r, _REAP_NODE)(keys=script_keys, args=[node, f"{deadline:.3f}", *peer_ids]))
+        if count >= 0:
+            return count
+    raise ScriptContention("reap_node")
 
 
 async def expired_detached(now: float | None = None, limit: int = 500) -> list[str]:
-    r = store.get_async()
-    raw = await r.zrangebyscore(store.key("detached"), "-inf", now or time.time(), start=0, num=limit)
+    raw = await store.get_async().zrangebyscore(keys.detached(), "-inf", now or time.time(), start=0, num=limit)
     return [p.decode() for p in raw]
 
 
@@ -265,16 +317,16 @@ def _decode_peer(peer: str, values: list[bytes | None]) -> dict | None:
 
 def count() -> int:
     """How many live peers there are, in one command."""
-    return store.get_sync().zcard(store.key("peers"))
+    return store.get_sync().zcard(keys.peers())
 
 
 def peers_page(offset: int = 0, limit: int = 50) -> tuple[int, list[dict]]:
     """(total, one page of live peers, oldest connection first), each with its rooms."""
     r = store.get_sync()
-    total = r.zcard(store.key("peers"))
+    total = r.zcard(keys.peers())
     if limit <= 0:
         return total, []
-    ids = [p.decode() for p in r.zrange(store.key("peers"), offset, offset + limit - 1)]
+    ids = [p.decode() for p in r.zrange(keys.peers(), offset, offset + limit - 1)]
     return total, describe(ids)
 
 
@@ -285,8 +337,8 @@ def describe(ids: list[str]) -> list[dict]:
     r = store.get_sync()
     pipe = r.pipeline(transaction=False)
     for peer in ids:
-        pipe.hmget(peer_key(peer), _FIELDS)
-        pipe.smembers(store.key("peer", peer, "rooms"))
+        pipe.hmget(keys.peer(peer), _FIELDS)
+        pipe.smembers(keys.peer_rooms(peer))
     results = pipe.execute()
     rows = []
     for i, peer in enumerate(ids):
@@ -298,7 +350,7 @@ def describe(ids: list[str]) -> list[dict]:
 
 
 def user_peers(user_id: int) -> list[str]:
-    return [p.decode() for p in store.get_sync().smembers(store.key("user", str(user_id), "peers"))]
+    return [p.decode() for p in store.get_sync().smembers(keys.user_peers(user_id))]
 
 
 def online_users(user_ids: list[int]) -> set[int]:
@@ -307,18 +359,18 @@ def online_users(user_ids: list[int]) -> set[int]:
         return set()
     pipe = store.get_sync().pipeline(transaction=False)
     for uid in user_ids:
-        pipe.scard(store.key("user", str(uid), "peers"))
+        pipe.scard(keys.user_peers(uid))
     return {uid for uid, count in zip(user_ids, pipe.execute(), strict=True) if count}
 
 
 def node_counts() -> list[dict]:
     """Live processes with their attached peer counts."""
     r = store.get_sync()
-    nodes = r.zrange(store.key("nodes"), 0, -1, withscores=True)
+    nodes = r.zrange(keys.nodes(), 0, -1, withscores=True)
     pipe = r.pipeline(transaction=False)
     for node, _ in nodes:
-        pipe.scard(store.key("node", node.decode(), "peers"))
-        pipe.hgetall(store.key("node", node.decode()))
+        pipe.scard(keys.node_peers(node.decode()))
+        pipe.hgetall(keys.node_info(node.decode()))
     results = pipe.execute()
     rows = []
     for i, (node, deadline) in enumerate(nodes):
@@ -328,8 +380,8 @@ def node_counts() -> list[dict]:
 
 
 def peers_of_room(room_id: str) -> list[str]:
-    return [p.decode() for p in store.get_sync().hkeys(store.key("room", room_id))]
+    return [p.decode() for p in store.get_sync().hkeys(keys.room_members(room_id))]
 
 
 def peers_of_node(node: str) -> list[str]:
-    return sorted(p.decode() for p in store.get_sync().smembers(store.key("node", node, "peers")))
+    return sorted(p.decode() for p in store.get_sync().smembers(keys.node_peers(node)))

@@ -2,6 +2,7 @@
 
 State lives on the first REDIS_URL host (or the Sentinel master); further hosts only
 shard the channel layer. One asyncio client per event loop, one blocking client for views.
+Key names come from `calls.signaling.keys`; this module only connects and runs scripts.
 """
 
 from __future__ import annotations
@@ -11,18 +12,17 @@ import weakref
 
 import redis
 import redis.asyncio as aioredis
+import redis.exceptions
 from django.conf import settings
 
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 _sync_client: redis.Redis | None = None
 
+# What a lost or restarting Redis raises: callers answer `unavailable` or retry later.
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
 # Fail fast while Redis is away rather than hang a consumer or a view.
 _TIMEOUTS = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_interval": 30}
-
-
-def key(*parts: str) -> str:
-    """A key under REDIS_PREFIX, e.g. key("room", room_id) -> "rtc:room:<id>"."""
-    return ":".join((settings.REDIS_PREFIX, *parts))
 
 
 # A bounded pool that waits for a free connection: a burst of a thousand connects then queues

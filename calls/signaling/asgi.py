@@ -1,0 +1,20 @@
+"""The signaling runtime's ASGI wrapper: the node's maintenance loop starts with the first scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calls.signaling import sweeps
+from calls.signaling.node import node
+
+
+class NodeLifecycle:
+    """Wraps the site's ASGI application; starts this process's node loop with the first connection or request."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        sweeps.install(node)
+
+    async def __call__(self, scope, receive, send):
+        node.ensure_started()
+        return await self.app(scope, receive, send)

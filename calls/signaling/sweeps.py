@@ -1,0 +1,37 @@
+"""The periodic jobs every process runs for the whole cluster, registered with its node.
+
+Any live process may do each of them; Lua scripts and conditional UPDATEs make sure
+exactly one wins each piece of work.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from calls.signaling import departures, direct, presence
+from calls.signaling.node import Node
+
+logger = logging.getLogger("calls.node")
+
+
+async def reap(self_id: str) -> None:
+    """Peers of processes whose lease expired are detached; detached peers not resumed in time leave."""
+    ttl = settings.SIGNALING_NODE_TTL
+    grace = settings.SIGNALING_RESUME_GRACE
+    for node_id, deadline in await presence.dead_nodes_with_deadlines():
+        if node_id != self_id:
+            # The process last renewed at deadline - ttl; its clients get the resume window from then.
+            count = await presence.reap_node(node_id, deadline - ttl + grace)
+            if count:
+                logger.info("reaped dead node", extra={"node": node_id, "peers": count})
+    for peer in await presence.expired_detached():
+        await departures.remove_and_announce(peer, None)
+
+
+def install(node: Node) -> None:
+    """Register the sweeps with this process's node (idempotent)."""
+    node.add_job("reap", lambda: reap(node.id))
+    node.add_job("ring-timeouts", direct.sweep_ringing)
+    node.add_job("abandoned-calls", direct.sweep_abandoned, every=4)  # a database query: not every tick

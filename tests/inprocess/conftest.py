@@ -1,0 +1,121 @@
+"""The in-process tier: the real consumer, real Redis and the real channel layer, no daphne.
+
+`WebsocketCommunicator` drives `SignalingConsumer` inside the test's event loop; presence,
+rooms and the pub/sub channel layer talk to the session's private redis-server. Clocks
+are injected where a test needs time to pass, so nothing here sleeps for a condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import orjson
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+
+from calls.signaling.consumer import SignalingConsumer
+from calls.signaling.node import node as this_node
+
+APP = SignalingConsumer.as_asgi()
+
+
+class Client:
+    """One WebSocket to the consumer, with frames as dicts and bounded waits."""
+
+    def __init__(self, communicator: WebsocketCommunicator, hello: dict[str, Any]) -> None:
+        self.ws = communicator
+        self.hello = hello
+        self.seen: list[dict[str, Any]] = []
+
+    @property
+    def peer(self) -> str:
+        return self.hello["peer"]
+
+    @property
+    def handle(self):
+        """The consumer as this process's node registry holds it."""
+        return next(h for h in this_node.connections.values() if h.conn.peer == self.peer)
+
+    async def send(self, **frame: Any) -> None:
+        await self.ws.send_to(text_data=orjson.dumps(frame).decode())
+
+    async def recv(self, timeout: float = 5) -> dict[str, Any]:
+        output = await self.ws.receive_output(timeout)
+        if output["type"] == "websocket.close":
+            raise ConnectionError(f"closed with {output.get('code')}")
+        return orjson.loads(output["text"])
+
+    async def recv_type(self, kind: str, timeout: float = 5, **match: Any) -> dict[str, Any]:
+        """The next frame of `kind` (and matching fields); other frames are kept in `seen`."""
+        for i, frame in enumerate(self.seen):
+            if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+                return self.seen.pop(i)
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.recv(timeout)
+                if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+                    return frame
+                self.seen.append(frame)
+
+    async def request(self, **frame: Any) -> dict[str, Any]:
+        """Send a frame with an id and return the reply carrying it as `ref`."""
+        ref = frame.setdefault("id", f"r{id(frame)}")
+        async with asyncio.timeout(5):
+            while True:
+                reply = await self.recv()
+                if reply.get("ref") == ref:
+                    return reply
+                self.seen.append(reply)
+
+    async def join(self, room: str) -> dict[str, Any]:
+        await self.send(type="join", room=room, id=f"join-{room}")
+        return await self.recv_type("joined", room=room)
+
+    async def nothing_more(self) -> bool:
+        return not self.seen and await self.ws.receive_nothing(0.2)
+
+    async def closed_with(self) -> int:
+        """Wait for the server's close and return its code."""
+        async with asyncio.timeout(5):
+            while True:
+                output = await self.ws.receive_output(5)
+                if output["type"] == "websocket.close":
+                    return output.get("code")
+
+    async def disconnect(self, code: int = 1000) -> None:
+        await self.ws.disconnect(code)
+
+
+@pytest.fixture
+async def connect(redis, transactional_db):
+    """`await connect(user, resume=...)`: a Client with its `hello` read; all disconnected after the test."""
+    opened: list[WebsocketCommunicator] = []
+
+    async def factory(user, resume: str = "") -> Client:
+        path = "/ws/signal/" + (f"?resume={resume}" if resume else "")
+        communicator = WebsocketCommunicator(APP, path)
+        communicator.scope["user"] = user
+        communicator.scope["query_string"] = path.partition("?")[2].encode()
+        opened.append(communicator)
+        accepted, _ = await communicator.connect(timeout=5)
+        assert accepted
+        client = Client(communicator, {})
+        client.hello = await client.recv()
+        return client
+
+    yield factory
+    for communicator in opened:
+        with contextlib.suppress(Exception):  # closed by the test already
+            await communicator.disconnect()
+
+
+@pytest.fixture
+def make_user(transactional_db):
+    async def factory(name: str):
+        return await sync_to_async(get_user_model().objects.create_user)(name, f"{name}@example.com", "pw-unused-123")
+
+    return factory

@@ -11,13 +11,13 @@ PY := .venv/bin/python
 ARGS ?=
 
 run: bootstrap-run
-	$(PY) -m rtcsite.stack run $(ARGS)
+	$(PY) -m devstack run $(ARGS)
 
 cluster: bootstrap-test
-	$(PY) -m rtcsite.stack cluster $(ARGS)
+	$(PY) -m devstack cluster $(ARGS)
 
 manage: bootstrap-run
-	$(PY) -m rtcsite.stack manage $(ARGS)
+	$(PY) -m devstack manage $(ARGS)
 
 test: bootstrap-test
 	$(PY) -m ruff check .

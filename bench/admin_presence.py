@@ -20,7 +20,7 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE))
 
-from rtcsite import stack  # noqa: E402
+import devstack  # noqa: E402
 
 
 def main() -> int:
@@ -29,7 +29,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rtcsite-admin-bench-"))
-    redis = stack.start_redis(work)
+    redis = devstack.start_redis(work)
     try:
         os.environ.update(
             DJANGO_SETTINGS_MODULE="rtcsite.settings",

@@ -26,7 +26,7 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE))
 
-from rtcsite import stack  # noqa: E402
+import devstack  # noqa: E402
 
 LOADGEN = BASE / "bench" / "loadgen"
 
@@ -43,7 +43,7 @@ def ensure_loadgen() -> None:
         subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=LOADGEN, check=True)
 
 
-def server_env(work: Path, redis: stack.Redis) -> dict[str, str]:
+def server_env(work: Path, redis: devstack.Redis) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "rtcsite.settings",
         "DJANGO_DEBUG": "0",
@@ -92,14 +92,14 @@ class Bench:
 
     def __init__(self, work: Path) -> None:
         self.work = work
-        self.stack = stack.Stack()
-        self.redis = stack.start_redis(work)
+        self.stack = devstack.Stack()
+        self.redis = devstack.start_redis(work)
         self.stack.add(self.redis.proc)
         self.env = server_env(work, self.redis)
-        stack.manage(["migrate", "--noinput", "-v", "0"], self.env)
+        devstack.manage(["migrate", "--noinput", "-v", "0"], self.env)
         self.nodes = []
         for i in range(2):
-            node = stack.start_daphne(work, self.env, name=f"daphne-{i + 1}")
+            node = devstack.start_daphne(work, self.env, name=f"daphne-{i + 1}")
             self.stack.add(node.proc)
             self.nodes.append(node)
 
@@ -219,10 +219,10 @@ def scenario_joins(bench: Bench, peers: int = 1000, per_room: int = 5) -> dict:
 
 def scenario_echo(work: Path, rates: list[int], duration: float, pairs: int = 50) -> list[dict]:
     """The same generator against a trivial Node relay: the generator's own ceiling."""
-    port = stack.free_port()
-    proc = stack.spawn("echo-server", ["node", str(LOADGEN / "echo-server.mjs"), str(port)], work)
+    port = devstack.free_port()
+    proc = devstack.spawn("echo-server", ["node", str(LOADGEN / "echo-server.mjs"), str(port)], work)
     try:
-        stack.wait_until(stack.tcp_open("127.0.0.1", port), 15, "echo server", proc)
+        devstack.wait_until(devstack.tcp_open("127.0.0.1", port), 15, "echo server", proc)
         seeded = {"sessions": [None] * (2 * pairs), "rooms": [f"room{i}" for i in range(pairs)]}
         urls = [f"ws://127.0.0.1:{port}/"]
         return loadgen(relay_config(urls, seeded, pairs, rates, duration, 1500), work, show)

@@ -6,7 +6,7 @@ import pytest
 from channels.layers import channel_layers
 from django.conf import settings
 
-from rtcsite import stack
+import devstack
 from tests.servers import server_env
 
 
@@ -24,7 +24,7 @@ def _failed(request) -> bool:
     )
 
 
-def _point_at(redis: stack.Redis) -> None:
+def _point_at(redis: devstack.Redis) -> None:
     from calls.signaling import store
 
     settings.REDIS_URLS = [redis.url]
@@ -41,7 +41,7 @@ def _point_at(redis: stack.Redis) -> None:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A private redis-server for the whole run; settings point at it."""
-    redis = stack.start_redis(tmp_path_factory.mktemp("redis"))
+    redis = devstack.start_redis(tmp_path_factory.mktemp("redis"))
     _point_at(redis)
     yield redis
     redis.proc.stop()
@@ -63,10 +63,10 @@ def redis(redis_server):
 @pytest.fixture
 def daphne_factory(redis, tmp_path, request, transactional_db):
     """Start daphne processes (`factory(name, **env)`) sharing the test DB and Redis; stopped after the test."""
-    started: list[stack.Daphne] = []
+    started: list[devstack.Daphne] = []
 
-    def factory(name: str = "daphne", **extra: str) -> stack.Daphne:
-        node = stack.start_daphne(tmp_path, server_env(redis, tmp_path, **extra), name=f"{name}-{len(started)}")
+    def factory(name: str = "daphne", **extra: str) -> devstack.Daphne:
+        node = devstack.start_daphne(tmp_path, server_env(redis, tmp_path, **extra), name=f"{name}-{len(started)}")
         started.append(node)
         return node
 
@@ -81,7 +81,7 @@ def daphne_factory(redis, tmp_path, request, transactional_db):
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory, request):
     """A real coturn on 127.0.0.1 (use-auth-secret), stopped by PID after the module."""
-    server = stack.start_coturn(tmp_path_factory.mktemp("coturn"), secrets_=["coturn-test-secret-0123456789"])
+    server = devstack.start_coturn(tmp_path_factory.mktemp("coturn"), secrets_=["coturn-test-secret-0123456789"])
     yield server
     server.proc.stop()
     if request.session.testsfailed:

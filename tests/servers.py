@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from rtcsite import stack
+import devstack
 
 SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\n"
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
@@ -36,7 +36,7 @@ async def joined_pair(url_a: str, url_b: str, room_id: str, names=("alice", "bob
     return a, b
 
 
-def server_env(redis: stack.Redis, var_dir: Path, **extra: str) -> dict[str, str]:
+def server_env(redis: devstack.Redis, var_dir: Path, **extra: str) -> dict[str, str]:
     """Environment for a daphne subprocess sharing the test database and Redis."""
     env = {
         "DJANGO_SETTINGS_MODULE": "rtcsite.settings",

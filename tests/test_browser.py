@@ -15,8 +15,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect, sync_playwright
 
+import devstack
 from calls.models import Call, Room
-from rtcsite import stack
 from tests.servers import PASSWORD, make_user, server_env
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
@@ -44,7 +44,7 @@ RING_TIMEOUT = 5
 @pytest.fixture(scope="module")
 def servers(django_db_setup, django_db_blocker, redis_server, tmp_path_factory, request):
     tmp = tmp_path_factory.mktemp("browser")
-    coturn = stack.start_coturn(tmp)
+    coturn = devstack.start_coturn(tmp)
     env = server_env(
         redis_server,
         tmp,
@@ -55,7 +55,7 @@ def servers(django_db_setup, django_db_blocker, redis_server, tmp_path_factory, 
         SIGNALING_NODE_TTL="4",
         TURN_TTL="14",  # pages refresh credentials before half of it: within seconds here
     )
-    nodes = [stack.start_daphne(tmp, env, name=f"web{i}") for i in range(2)]
+    nodes = [devstack.start_daphne(tmp, env, name=f"web{i}") for i in range(2)]
     yield nodes
     for node in nodes:
         node.proc.stop()

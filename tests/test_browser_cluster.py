@@ -7,8 +7,8 @@ import os
 import pytest
 from playwright.sync_api import sync_playwright
 
+import devstack
 from calls.models import Room
-from rtcsite import stack
 from tests.servers import make_user, server_env
 from tests.test_browser import CHROMIUM_ARGS, CONNECTED, grows, stats
 
@@ -25,7 +25,7 @@ def cluster(redis, tmp_path, request):
         DJANGO_SECURE_COOKIES="1",
         ICE_TRANSPORT_POLICY="relay",
     )
-    running = stack.start_cluster(tmp_path, env, nodes=2, coturn=True)
+    running = devstack.start_cluster(tmp_path, env, nodes=2, coturn=True)
     yield running
     running.stop()
     if getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed:

@@ -14,9 +14,9 @@ import ssl
 import pytest
 from asgiref.sync import sync_to_async
 
+import devstack
 from calls.models import Room
 from calls.signaling import presence
-from rtcsite import stack
 from tests.servers import CANDIDATE, SDP, make_user, server_env
 from tests.wsclient import Peer
 
@@ -38,7 +38,7 @@ def cluster(redis, tmp_path, transactional_db, request):
         SIGNALING_NODE_TTL="3",
         SIGNALING_RESUME_GRACE="5",
     )
-    running = stack.start_cluster(tmp_path, env, nodes=2, coturn=False)
+    running = devstack.start_cluster(tmp_path, env, nodes=2, coturn=False)
     yield running
     failed = request.node.rep_call.failed if hasattr(request.node, "rep_call") else True
     running.stop()
@@ -171,7 +171,7 @@ async def test_sigterm_of_one_process_during_a_call_moves_its_clients(cluster):
     await back.close()
 
 
-def _serves(daphne: stack.Daphne, node_id: str) -> bool:
+def _serves(daphne: devstack.Daphne, node_id: str) -> bool:
     """Node ids are host:pid:random."""
     return f":{daphne.proc.pid}:" in node_id
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from rtcsite import stack
+import devstack
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "coturn"
 
@@ -12,7 +12,7 @@ def directives(text: str) -> set[str]:
 
 
 def test_loopback_template_matches_what_the_stack_writes(tmp_path):
-    generated = stack.coturn_loopback_config(3478, ["x"], "rtcsite.local", 20000, 20199, tmp_path / "log")
+    generated = devstack.coturn_loopback_config(3478, ["x"], "rtcsite.local", 20000, 20199, tmp_path / "log")
     wanted = {"use-auth-secret", "static-auth-secret", "allow-loopback-peers", "no-cli", "listening-ip", "relay-ip",
               "fingerprint", "no-tls", "no-dtls", "no-multicast-peers", "realm", "min-port", "max-port"}  # fmt: skip
     assert wanted <= directives(generated)

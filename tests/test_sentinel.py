@@ -6,8 +6,8 @@ import pytest
 import redis as redis_client
 from asgiref.sync import sync_to_async
 
+import devstack
 from calls.models import Room
-from rtcsite import stack
 from tests.servers import SDP, make_user, server_env
 from tests.wsclient import Peer
 
@@ -15,13 +15,13 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 async def test_two_processes_relay_through_a_sentinel_managed_redis(tmp_path, redis, transactional_db):
-    master = stack.start_redis(tmp_path / "master")
-    sentinel, port = stack.start_sentinel(tmp_path / "sentinel", master.port, "rtcsite")
-    nodes: list[stack.Daphne] = []
+    master = devstack.start_redis(tmp_path / "master")
+    sentinel, port = devstack.start_sentinel(tmp_path / "sentinel", master.port, "rtcsite")
+    nodes: list[devstack.Daphne] = []
     try:
         env = server_env(master, tmp_path, REDIS_SENTINELS=f"127.0.0.1:{port}", REDIS_SENTINEL_MASTER="rtcsite")
         env.pop("REDIS_URL")
-        nodes = [stack.start_daphne(tmp_path, env, name=f"sent{i}") for i in range(2)]
+        nodes = [devstack.start_daphne(tmp_path, env, name=f"sent{i}") for i in range(2)]
         owner, ca = await sync_to_async(make_user)("alice")
         _, cb = await sync_to_async(make_user)("bob")
         room = await sync_to_async(Room.objects.create)(name="r", owner=owner)

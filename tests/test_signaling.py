@@ -13,8 +13,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from websockets.exceptions import InvalidStatus
 
+import devstack
 from calls.models import PeerSession, Room
-from rtcsite import stack
 from tests.servers import CANDIDATE, SDP, eventually, joined_pair, make_user, server_env
 from tests.wsclient import Peer
 
@@ -34,7 +34,7 @@ def cluster(django_db_setup, django_db_blocker, redis_server, tmp_path_factory, 
         SIGNALING_NODE_TTL="3",
         SIGNALING_RESUME_GRACE="3",
     )
-    nodes = [stack.start_daphne(tmp, env, name=f"sig{i}") for i in range(2)]
+    nodes = [devstack.start_daphne(tmp, env, name=f"sig{i}") for i in range(2)]
     yield nodes
     for node in nodes:
         node.proc.stop()

@@ -9,8 +9,8 @@ import signal
 import pytest
 from asgiref.sync import sync_to_async
 
+import devstack
 from calls.models import Room
-from rtcsite import stack
 from tests.servers import CANDIDATE, SDP, joined_pair, make_user, server_env
 from tests.wsclient import Peer
 
@@ -89,10 +89,10 @@ async def test_silent_connection_is_closed_4408_and_peers_see_timeout(daphne_fac
 
 async def test_redis_restart_closes_sockets_4012_and_clients_recover(tmp_path, daphne_factory, room):
     """Frames are at most once: after Redis restarts, every process asks its clients to reconnect (4012)."""
-    redis = stack.start_redis(tmp_path / "redis")
+    redis = devstack.start_redis(tmp_path / "redis")
     try:
         env = server_env(redis, tmp_path, SIGNALING_NODE_TTL="2")
-        nodes = [stack.start_daphne(tmp_path, env, name=f"rr{i}") for i in range(2)]
+        nodes = [devstack.start_daphne(tmp_path, env, name=f"rr{i}") for i in range(2)]
         try:
             _, ca = await sync_to_async(make_user)("alice")
             _, cb = await sync_to_async(make_user)("bob")

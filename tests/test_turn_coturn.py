@@ -94,9 +94,9 @@ def test_turn_check_reports_success_then_failure_once_stopped(turn_settings, cot
 
 
 def test_turn_check_fails_against_a_stopped_server(settings, tmp_path):
-    from rtcsite import stack
+    import devstack
 
-    server = stack.start_coturn(tmp_path / "gone", secrets_=["s"])
+    server = devstack.start_coturn(tmp_path / "gone", secrets_=["s"])
     server.proc.stop()
     settings.TURN_SECRETS = ["s"]
     settings.TURN_URLS = [f"turn:127.0.0.1:{server.port}?transport=tcp"]
@@ -114,9 +114,9 @@ def test_turn_check_without_configuration(settings):
 
 def test_rotation_against_coturn_listing_both_secrets(settings, tmp_path):
     """During a rotation coturn lists both secrets; credentials signed by either relay."""
-    from rtcsite import stack
+    import devstack
 
-    server = stack.start_coturn(tmp_path / "rotating", secrets_=["new-secret-abc", "old-secret-xyz"])
+    server = devstack.start_coturn(tmp_path / "rotating", secrets_=["new-secret-abc", "old-secret-xyz"])
     try:
         signed = {}
         for secret in ("new-secret-abc", "old-secret-xyz", "retired-secret"):

@@ -283,6 +283,70 @@ def test_mute_camera_off_and_screen_share_are_seen_by_the_other_side(open_page):
     )
 
 
+# At `at` (ms since the epoch, the same clock for every page here), the page's one link adds a
+# receive-only video transceiver and restarts ICE: with both pages doing it, both offer at once.
+RENEGOTIATE_AT = """(at) => {
+    const { link } = [...window.rtc.links.values()][0];
+    window.negotiationErrors = [];
+    link.addEventListener("error", ({ detail }) => window.negotiationErrors.push(`${detail.step}: ${detail.error}`));
+    setTimeout(() => { link.pc.addTransceiver("video", { direction: "recvonly" }); link.restartIce(); },
+               at - Date.now());
+}"""
+NEGOTIATED = """(transceivers) => [...window.rtc.links.values()].every(({ link }) =>
+    link.pc.signalingState === "stable" && link.state === "connected" &&
+    link.pc.getTransceivers().length === transceivers && link.pc.getTransceivers().every(t => t.mid !== null))"""
+# Applying an answer takes the impolite side this long (a slow phone): an offer that arrives
+# meanwhile must wait for it, not be taken for glare and dropped.
+SLOW_ANSWERS = """(ms) => {
+    const { link } = [...window.rtc.links.values()][0];
+    const apply = link.pc.setRemoteDescription.bind(link.pc);
+    let queue = Promise.resolve(); // in order, like the connection's own operations chain
+    link.pc.setRemoteDescription = (description) => {
+        const done = queue.then(async () => {
+            if (description.type === "answer") await new Promise(r => setTimeout(r, ms));
+            return apply(description);
+        });
+        queue = done.catch(() => {});
+        return done;
+    };
+}"""
+
+
+def test_both_sides_renegotiate_at_once(open_page):
+    _, a, b = call_in_a_room(open_page)
+    impolite = a if not a.evaluate("() => [...window.rtc.links.values()][0].link.polite") else b
+    impolite.evaluate(SLOW_ANSWERS, 300)
+    at = a.evaluate("() => Date.now()") + 1000
+    for page in (a, b):
+        page.evaluate(RENEGOTIATE_AT, at)
+    for page in (a, b):
+        # two own transceivers, the other side's new one, and ours
+        page.wait_for_function(NEGOTIATED, arg=4, timeout=20000)
+    for page in (a, b):
+        assert page.evaluate("() => window.negotiationErrors") == []
+        assert grows(page, "videoBytes"), "inbound video does not flow after the glare"
+
+
+def test_a_negotiation_failure_is_shown_and_logged(open_page):
+    room, a, b = call_in_a_room(open_page)
+    logged = []
+    a.on("console", lambda message: message.type == "error" and logged.append(message.text))
+    # an answer to no offer of a's: setRemoteDescription fails in the "stable" state
+    b.evaluate(
+        """([room, to]) => window.rtc.signaling.send(
+            { type: "answer", room, to, payload: { type: "answer", sdp: "v=0\\r\\n" } })""",
+        [str(room.pk), a.evaluate("() => window.rtc.signaling.peer")],
+    )
+    expect(a.locator("#notice.error")).to_contain_text("applying the remote answer", timeout=10000)
+    assert any("applying the remote answer failed" in text for text in logged), logged
+    wait_connected(a)  # a stray answer breaks nothing
+    assert grows(a, "videoBytes")
+    ARTIFACTS.mkdir(exist_ok=True)
+    a.screenshot(path=str(ARTIFACTS / "negotiation-error.png"))
+    a.set_viewport_size({"width": 390, "height": 844})
+    a.screenshot(path=str(ARTIFACTS / "negotiation-error-phone.png"))
+
+
 def test_joining_without_camera_or_microphone_is_watch_only(open_page, browser, servers):
     owner, co = make_user("owner")
     room = Room.objects.create(name="Standup", owner=owner)

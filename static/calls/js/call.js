@@ -20,6 +20,7 @@ const state = {
   links: new Map(), // peer id -> { link, tile }
   ended: false,
   mediaNotice: "",
+  linkNotice: null, // { peer, text }: the negotiation failure on show, if any
 };
 const signaling = new Signaling(config.wsPath);
 window.rtc = { state, signaling, calls, links: state.links, stats }; // read-only hook for tests and debugging
@@ -86,13 +87,20 @@ function addPeer(peer, user, initiator) {
     tracks: { audio: outgoing("audio"), video: outgoing("video") },
     initiator,
   });
-  const tile = remoteTile(peer, user?.display_name || user?.username || "guest");
+  const name = user?.display_name || user?.username || "guest";
+  const tile = remoteTile(peer, name);
   link.addEventListener("track", () => {
     if (!tile.video.srcObject) tile.video.srcObject = link.remoteStream; // only once there is media
   });
   link.addEventListener("state", ({ detail }) => {
     tile.state.textContent = detail;
     tile.tile.dataset.state = detail;
+    if (detail === "connected") clearLinkNotice(peer); // whatever failed, the call works now
+  });
+  link.addEventListener("error", ({ detail }) => {
+    const text = `The connection with ${name} ran into a problem (${detail.step}: ${detail.error?.message || detail.error}).`;
+    state.linkNotice = { peer, text };
+    notice(text, "error");
   });
   const entry = { link, tile };
   state.links.set(peer, entry);
@@ -104,9 +112,17 @@ function clearNotice() {
   notice(state.mediaNotice || "", "warning");
 }
 
+// Take a peer's negotiation failure off the page, unless another notice has replaced it.
+function clearLinkNotice(peer) {
+  if (state.linkNotice?.peer !== peer) return;
+  if (document.getElementById("notice").textContent === state.linkNotice.text) clearNotice();
+  state.linkNotice = null;
+}
+
 function dropPeer(peer) {
   const entry = state.links.get(peer);
   if (!entry) return;
+  clearLinkNotice(peer);
   entry.link.close();
   state.links.delete(peer);
   removeTile(peer);
@@ -151,13 +167,14 @@ for (const kind of ["offer", "answer"]) {
   signaling.addEventListener(kind, ({ detail }) => {
     if (detail.room !== config.room) return;
     const { link } = addPeer(detail.from, detail.user, false);
-    link.handleDescription(detail.payload).catch((error) => console.warn(error));
+    // PeerLink reports its own failures (an "error" event); this only guards against a bug.
+    link.handleDescription(detail.payload).catch((error) => console.error("offer/answer handling", error));
   });
 }
 signaling.addEventListener("candidate", ({ detail }) => {
   if (detail.room !== config.room) return;
   const { link } = addPeer(detail.from, detail.user, false);
-  link.handleCandidate(detail.payload).catch((error) => console.warn(error));
+  link.handleCandidate(detail.payload).catch((error) => console.error("candidate handling", error));
 });
 signaling.addEventListener("reconnecting", () => {
   if (!state.ended) notice("Connection lost, reconnecting…", "warning");

@@ -1,6 +1,8 @@
-// One RTCPeerConnection to one remote peer, with "perfect negotiation": the polite side
-// yields on glare, candidates wait for the remote description, and a failed (or long
-// disconnected) connection restarts ICE.
+// One RTCPeerConnection to one remote peer, with "perfect negotiation" as in the WebRTC spec
+// (and webrtc/samples): the polite side yields on glare, candidates wait for the remote
+// description, and a failed (or long disconnected) connection restarts ICE. Negotiation
+// failures are logged and dispatched as an "error" event ({step, error}); the handle*
+// methods never reject.
 import { relay } from "./protocol.js";
 
 const DISCONNECTED_GRACE_MS = 5000;
@@ -18,6 +20,7 @@ export class PeerLink extends EventTarget {
     this.polite = signaling.peer > remotePeer; // both sides derive opposite roles from the ids
     this.makingOffer = false;
     this.ignoreOffer = false;
+    this.isSettingRemoteAnswerPending = false;
     this.pendingCandidates = [];
     this.remoteStream = new MediaStream();
     this.pc = new RTCPeerConnection(config);
@@ -51,28 +54,47 @@ export class PeerLink extends EventTarget {
     this.signaling.send(relay(kind, this.room, this.remotePeer, payload));
   }
 
+  // Logged with context, and passed to the page to show.
+  #fail(step, error) {
+    console.error(`negotiation with peer ${this.remotePeer}: ${step} failed`, error);
+    this.dispatchEvent(new CustomEvent("error", { detail: { step, error } }));
+  }
+
   async #negotiate() {
     try {
       this.makingOffer = true;
       await this.pc.setLocalDescription();
       this.#send(this.pc.localDescription.type, { type: this.pc.localDescription.type, sdp: this.pc.localDescription.sdp });
     } catch (error) {
-      console.warn("negotiation failed", error);
+      if (!this.closed) this.#fail("creating an offer", error);
     } finally {
       this.makingOffer = false;
     }
   }
 
   async handleDescription(description) {
-    const collision = description.type === "offer" && (this.makingOffer || this.pc.signalingState !== "stable");
-    this.ignoreOffer = !this.polite && collision;
+    // While our answer is being applied we are as good as stable: setRemoteDescription calls
+    // run in order, so an offer that arrives meanwhile is applied after the answer, not glare.
+    const readyForOffer =
+      !this.makingOffer && (this.pc.signalingState === "stable" || this.isSettingRemoteAnswerPending);
+    const offerCollision = description.type === "offer" && !readyForOffer;
+    this.ignoreOffer = !this.polite && offerCollision;
     if (this.ignoreOffer) return;
-    await this.pc.setRemoteDescription(description);
-    if (description.type === "offer" && !this.audio) this.#adoptTransceivers();
-    for (const candidate of this.pendingCandidates.splice(0)) await this.#addCandidate(candidate);
-    if (description.type === "offer") {
-      await this.pc.setLocalDescription();
-      this.#send("answer", { type: "answer", sdp: this.pc.localDescription.sdp });
+    try {
+      this.isSettingRemoteAnswerPending = description.type === "answer";
+      try {
+        await this.pc.setRemoteDescription(description); // rolls our own offer back on glare
+      } finally {
+        this.isSettingRemoteAnswerPending = false;
+      }
+      if (description.type === "offer" && !this.audio) this.#adoptTransceivers();
+      for (const candidate of this.pendingCandidates.splice(0)) await this.#addCandidate(candidate);
+      if (description.type === "offer") {
+        await this.pc.setLocalDescription();
+        this.#send("answer", { type: "answer", sdp: this.pc.localDescription.sdp });
+      }
+    } catch (error) {
+      if (!this.closed) this.#fail(`applying the remote ${description.type}`, error);
     }
   }
 
@@ -88,7 +110,8 @@ export class PeerLink extends EventTarget {
     try {
       await this.pc.addIceCandidate(candidate ?? undefined);
     } catch (error) {
-      if (!this.ignoreOffer) console.warn("bad candidate", error);
+      // Candidates of an offer we ignored cannot match anything: expected, not an error.
+      if (!this.ignoreOffer && !this.closed) this.#fail("adding a remote ICE candidate", error);
     }
   }
 

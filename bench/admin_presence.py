@@ -50,7 +50,7 @@ def main() -> int:
         from django.core.management import call_command
         from django.test import Client
 
-        from calls.signaling import store
+        from calls.signaling import keys, store
 
         call_command("migrate", verbosity=0)
         admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
@@ -62,18 +62,20 @@ def main() -> int:
             user = f'{{"id": {uid}, "username": "user{uid}", "display_name": "User {uid}"}}'
             fields = {"uid": uid, "user": user, "node": node, "conn": "c", "ip": "192.0.2.1",
                       "ua": "Mozilla/5.0 bench", "connected_at": now - i, "last_seen": now}  # fmt: skip
-            pipe.hset(f"rtc:peer:{peer}", mapping=fields)
-            pipe.sadd(f"rtc:peer:{peer}:rooms", room)
-            pipe.hset(f"rtc:room:{room}", peer, user)
-            pipe.zincrby("rtc:rooms:active", 1, room)
-            pipe.zadd("rtc:peers", {peer: now - i})
-            pipe.sadd(f"rtc:user:{uid}:peers", peer)
-            pipe.sadd(f"rtc:node:{node}:peers", peer)
+            pipe.hset(keys.peer(peer), mapping=fields)
+            pipe.sadd(keys.peer_rooms(peer), room)
+            pipe.hset(keys.room_members(room), peer, user)
+            pipe.zincrby(keys.active_rooms(), 1, room)
+            pipe.zadd(keys.peers(), {peer: now - i})
+            pipe.sadd(keys.user_peers(uid), peer)
+            pipe.sadd(keys.node_peers(node), peer)
             if i % 2000 == 1999:
                 pipe.execute()
         for n in range(4):
-            pipe.zadd("rtc:nodes", {f"host:{1000 + n}:abc": now + 3600})
-            pipe.hset(f"rtc:node:host:{1000 + n}:abc", mapping={"name": f"daphne-{n + 1}", "host": "host", "pid": "1"})
+            pipe.zadd(keys.nodes(), {f"host:{1000 + n}:abc": now + 3600})
+            pipe.hset(
+                keys.node_info(f"host:{1000 + n}:abc"), mapping={"name": f"daphne-{n + 1}", "host": "host", "pid": "1"}
+            )
         pipe.execute()
         client = Client()
         client.force_login(admin)

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 
 import devstack
 from calls.models import Room
+from calls.signaling import keys
 from tests.servers import SDP, make_user, server_env
 from tests.wsclient import Peer
 
@@ -34,7 +35,7 @@ async def test_two_processes_relay_through_a_sentinel_managed_redis(tmp_path, re
         assert (await b.recv_type("offer"))["from"] == a.peer
         # the state really is in the Redis the sentinel named
         direct = redis_client.Redis(host="127.0.0.1", port=master.port)
-        assert direct.hexists(f"rtc:room:{room.id}", a.peer)
+        assert direct.hexists(keys.room_members(room.id), a.peer)
         direct.close()
         await a.close()
         await b.close()

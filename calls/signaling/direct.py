@@ -158,10 +158,11 @@ async def announce(call: Call, by_peer: str | None = None, skip: str = "") -> No
         await layer.group_send(events.user_group(call.callee_id), events.user_event(ring))
 
 
-async def sweep_ringing() -> int:
+async def sweep_ringing(now: float | None = None) -> int:
     """Mark calls whose ring deadline passed as missed; any live process may do it, one wins each."""
     r = store.get_async()
-    due = await r.zrangebyscore(keys.ringing(), "-inf", time.time(), start=0, num=200)
+    now = time.time() if now is None else now  # injectable for tests
+    due = await r.zrangebyscore(keys.ringing(), "-inf", now, start=0, num=200)
     count = 0
     for raw in due:
         if not await r.zrem(keys.ringing(), raw):
@@ -187,7 +188,7 @@ def _end_abandoned(call_id: int) -> Call | None:
     return _load(call_id)
 
 
-async def sweep_abandoned() -> int:
+async def sweep_abandoned(now: float | None = None) -> int:
     """End accepted calls whose room has stayed empty (both sides closed without hanging up).
 
     A room seen empty is marked in Redis; seen empty again CALL_ABANDON_AFTER seconds
@@ -200,7 +201,7 @@ async def sweep_abandoned() -> int:
     r = store.get_async()
     counts = await rooms.alive_counts([room_id for _, room_id in calls])
     ended = 0
-    now = time.time()
+    now = time.time() if now is None else now  # injectable for tests
     for (call_id, _), live in zip(calls, counts, strict=True):
         marker = keys.call_empty(call_id)
         if live:

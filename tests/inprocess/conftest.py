@@ -119,3 +119,67 @@ def make_user(transactional_db):
         return await sync_to_async(get_user_model().objects.create_user)(name, f"{name}@example.com", "pw-unused-123")
 
     return factory
+
+
+# -- the middle tier: scripts, sweeps and the channel layer without a consumer -----------------
+
+
+def stray_keys() -> list[str]:
+    """Keys in the session Redis that are not under `settings.REDIS_PREFIX` (there should be none)."""
+    from django.conf import settings
+
+    from calls.signaling import store
+
+    prefix = settings.REDIS_PREFIX + ":"
+    return sorted(key.decode() for key in store.get_sync().scan_iter(count=1000) if not key.decode().startswith(prefix))
+
+
+class Listener:
+    """A channel of its own on the real channel layer, in some groups: what the runtime sends them."""
+
+    def __init__(self, layer, channel: str) -> None:
+        self.layer = layer
+        self.channel = channel
+        self.groups: list[str] = []
+
+    async def join(self, *groups: str) -> Listener:
+        for group in groups:
+            await self.layer.group_add(group, self.channel)
+            self.groups.append(group)
+        return self
+
+    async def next(self, timeout: float = 5) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            return await self.layer.receive(self.channel)
+
+    async def frames(self, count: int, timeout: float = 5) -> list[dict[str, Any]]:
+        """The browser frames (`text`) of the next `count` messages, decoded."""
+        return [orjson.loads((await self.next(timeout))["text"]) for _ in range(count)]
+
+    async def nothing_more(self, wait: float = 0.2) -> bool:
+        """True if nothing arrives within `wait` seconds (only ever used after what was expected arrived)."""
+        try:
+            await self.next(wait)
+        except TimeoutError:
+            return True
+        return False
+
+
+@pytest.fixture
+async def listen(redis):
+    """`await listen(*groups)`: a Listener subscribed to those groups on the real layer; unsubscribed after."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    made: list[Listener] = []
+
+    async def factory(*groups: str) -> Listener:
+        listener = Listener(layer, await layer.new_channel())
+        made.append(listener)
+        return await listener.join(*groups)
+
+    yield factory
+    for listener in made:
+        for group in listener.groups:
+            with contextlib.suppress(Exception):
+                await layer.group_discard(group, listener.channel)

@@ -1,7 +1,7 @@
 """A private coturn on loopback with the TURN REST API (use-auth-secret), and its configuration.
 
 The configuration is the generated twin of deploy/coturn/turnserver-loopback.conf;
-tests/test_coturn_configs.py keeps the two in step.
+tests/unit/test_coturn_configs.py keeps the two in step.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The generated configuration holds only what is local (the listen address, the th
 certificate, the pool's ports, where logs and the collected static files are); everything
 the site serves (body limit, /static/, /metrics, /ws/, /, proxy headers, timeouts) is
 included from deploy/nginx/, the same files production installs into
-/etc/nginx/snippets/. tests/test_devstack.py checks that the two stay one.
+/etc/nginx/snippets/. tests/servers/test_devstack.py checks that the two stay one.
 """
 
 from __future__ import annotations

@@ -1,27 +1,36 @@
-"""Fixtures that start real servers (Redis, daphne, coturn) and stop them by PID."""
+"""Fixtures shared by every tier: the private Redis, and the real servers a test starts.
+
+Tiers are folders, and each folder's tests carry its marker (`pytest -m "unit or inprocess"`):
+  tests/unit/       pure code
+  tests/inprocess/  the consumer, Lua scripts, call states and channel layer, in-process, real Redis
+  tests/servers/    real daphne, nginx, coturn and Sentinel processes
+  tests/browser/    headless Chromium against real servers
+Servers are started through `cluster_factory` only, and stopped by PID with their logs
+printed when a test that used them failed (`ServerGroup.finish`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from channels.layers import channel_layers
 from django.conf import settings
 
 import devstack
-from tests.servers import server_env
+from tests.helpers import server_env
+
+TIERS = ("unit", "inprocess", "servers", "browser")
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    setattr(item, f"rep_{report.when}", report)
-    return report
-
-
-def _failed(request) -> bool:
-    return any(
-        getattr(request.node, f"rep_{when}", None) and getattr(request.node, f"rep_{when}").failed
-        for when in ("setup", "call")
-    )
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tier = next((part for part in Path(str(item.path)).parts if part in TIERS), None)
+        if tier is None:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in one of the tier folders {TIERS}")
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 def _point_at(redis: devstack.Redis) -> None:
@@ -60,29 +69,110 @@ def redis(redis_server):
     store.get_sync().flushall()
 
 
-@pytest.fixture
-def daphne_factory(redis, tmp_path, request, transactional_db):
-    """Start daphne processes (`factory(name, **env)`) sharing the test DB and Redis; stopped after the test."""
-    started: list[devstack.Daphne] = []
+# ---------------------------------------------------------------------------
+# Real servers
+# ---------------------------------------------------------------------------
+@dataclass
+class ServerGroup:
+    """Processes started for one fixture: stopped together, logs shown if a test using them failed."""
 
-    def factory(name: str = "daphne", **extra: str) -> devstack.Daphne:
-        node = devstack.start_daphne(tmp_path, server_env(redis, tmp_path, **extra), name=f"{name}-{len(started)}")
-        started.append(node)
-        return node
+    request: pytest.FixtureRequest
+    failures_before: int
+    # A Proc, or a server holding its current Proc in `.proc` (a restarted daphne has a new one).
+    members: list = field(default_factory=list)
 
-    yield factory
-    failed = _failed(request)
-    for node in started:
-        node.proc.stop()
+    def add(self, member):
+        self.members.append(member)
+        return member
+
+    def finish(self) -> None:
+        # Reports of the tests that used the fixture are in before its teardown, whatever its scope.
+        failed = self.request.session.testsfailed > self.failures_before
+        procs = [getattr(member, "proc", member) for member in self.members]
+        for proc in reversed(procs):
+            proc.stop()
         if failed:
-            print(node.proc.log_tail(80))
+            for proc in procs:
+                print(proc.log_tail(80))
+
+
+@dataclass
+class Servers:
+    """What `cluster_factory` started: daphne processes, and nginx/coturn when asked for."""
+
+    daphnes: list[devstack.Daphne]
+    env: dict[str, str]
+    cluster: devstack.Cluster | None = None  # nginx in front (`proxy=True`)
+    coturn: devstack.Coturn | None = None
+
+    def __iter__(self):
+        return iter(self.daphnes)
+
+    def __getitem__(self, index: int) -> devstack.Daphne:
+        return self.daphnes[index]
+
+
+ClusterFactory = Callable[..., Servers]
+
+
+@pytest.fixture(scope="session")
+def cluster_factory(redis_server, django_db_setup) -> ClusterFactory:
+    """`cluster_factory(request, workdir, nodes=2, name=..., proxy=False, coturn=False, **env)`.
+
+    Starts daphne processes sharing the test database and Redis (behind nginx with TLS
+    when `proxy`, with a private coturn when `coturn`), stopped when the calling fixture's
+    scope ends. `env` holds settings for the servers (e.g. SIGNALING_NODE_TTL="3").
+    """
+
+    def start(
+        request: pytest.FixtureRequest,
+        workdir: Path,
+        *,
+        nodes: int = 2,
+        name: str = "daphne",
+        proxy: bool = False,
+        coturn: bool = False,
+        **env: str,
+    ) -> Servers:
+        group = ServerGroup(request, request.session.testsfailed)
+        request.addfinalizer(group.finish)
+        environment = server_env(redis_server, workdir, **env)
+        if proxy:
+            cluster = devstack.start_cluster(workdir, environment, nodes=nodes, coturn=coturn)
+            daphne_procs = {id(daphne.proc) for daphne in cluster.daphnes}
+            for proc in cluster.stack.procs:
+                if id(proc) not in daphne_procs:
+                    group.add(proc)
+            for daphne in cluster.daphnes:
+                group.add(daphne)
+            cluster.stack.procs.clear()  # the group stops them
+            return Servers(cluster.daphnes, environment, cluster=cluster, coturn=cluster.coturn)
+        turn = None
+        if coturn:
+            turn = group.add(devstack.start_coturn(workdir))
+            environment.update(TURN_SECRETS=turn.secret, TURN_URLS=",".join(turn.urls))
+        daphnes = []
+        for i in range(nodes):
+            daphnes.append(group.add(devstack.start_daphne(workdir, environment, name=f"{name}-{i}")))
+        return Servers(daphnes, environment, coturn=turn)
+
+    return start
+
+
+@pytest.fixture
+def daphne_factory(cluster_factory, redis, tmp_path, request, transactional_db):
+    """One more daphne process for this test: `daphne_factory(name, **env)`."""
+
+    def start(name: str = "daphne", **env: str) -> devstack.Daphne:
+        return cluster_factory(request, tmp_path, nodes=1, name=name, **env)[0]
+
+    return start
 
 
 @pytest.fixture(scope="module")
-def coturn(tmp_path_factory, request):
-    """A real coturn on 127.0.0.1 (use-auth-secret), stopped by PID after the module."""
-    server = devstack.start_coturn(tmp_path_factory.mktemp("coturn"), secrets_=["coturn-test-secret-0123456789"])
-    yield server
-    server.proc.stop()
-    if request.session.testsfailed:
-        print(server.proc.log_tail(40))
+def coturn(tmp_path_factory, request) -> devstack.Coturn:
+    """A real coturn on 127.0.0.1 (use-auth-secret) for a module's TURN tests."""
+    group = ServerGroup(request, request.session.testsfailed)
+    request.addfinalizer(group.finish)
+    workdir = tmp_path_factory.mktemp("coturn")
+    return group.add(devstack.start_coturn(workdir, secrets_=["coturn-test-secret-0123456789"]))

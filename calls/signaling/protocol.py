@@ -3,7 +3,7 @@
 Client frames are parsed into frozen dataclasses by `parse()`, which raises `ProtocolError`
 with a code for anything malformed. Server frames are built by the `*_frame` functions
 and encoded once by `encode()`. The consumer, the tests and docs/protocol.md rest on the
-names and codes defined here (tests/test_protocol_docs.py keeps the document in step).
+names and codes defined here (tests/unit/test_protocol_docs.py keeps the document in step).
 """
 
 from __future__ import annotations

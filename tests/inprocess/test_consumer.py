@@ -10,7 +10,7 @@ from calls.models import Room
 from calls.signaling import departures, presence, rooms
 from calls.signaling.node import node
 from calls.signaling.protocol import CloseCode
-from tests.servers import SDP
+from tests.helpers import SDP
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from calls.models import Call, PeerSession, Room
-from tests.servers import eventually, make_user
+from tests.helpers import eventually, make_user
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

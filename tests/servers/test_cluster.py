@@ -17,7 +17,7 @@ from asgiref.sync import sync_to_async
 import devstack
 from calls.models import Room
 from calls.signaling import presence
-from tests.servers import CANDIDATE, SDP, make_user, server_env
+from tests.helpers import CANDIDATE, SDP, make_user
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -28,25 +28,19 @@ INSECURE.verify_mode = ssl.CERT_NONE
 
 
 @pytest.fixture
-def cluster(redis, tmp_path, transactional_db, request):
-    env = server_env(
-        redis,
+def cluster(cluster_factory, redis, tmp_path, transactional_db, request):
+    """Two daphne processes behind nginx with TLS, in production settings."""
+    servers = cluster_factory(
+        request,
         tmp_path,
+        proxy=True,
         DJANGO_SECURE_SSL_REDIRECT="1",
         DJANGO_SECURE_COOKIES="1",
         DJANGO_HSTS_SECONDS="3600",
         SIGNALING_NODE_TTL="3",
         SIGNALING_RESUME_GRACE="5",
     )
-    running = devstack.start_cluster(tmp_path, env, nodes=2, coturn=False)
-    yield running
-    failed = request.node.rep_call.failed if hasattr(request.node, "rep_call") else True
-    running.stop()
-    if failed:
-        for proc in running.stack.procs or []:
-            print(proc.log_tail(60))
-        for daphne in running.daphnes:
-            print(daphne.proc.log_tail(60))
+    return servers.cluster
 
 
 def https(cluster, method: str, path: str, *, source: str = "127.0.0.1", headers=None, body=None):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from calls.signaling import protocol
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 # Relayed answers and candidates have the relayed offer's shape; one example stands for all three.
 SERVER_TYPES = {
     "hello", "joined", "left", "peer-joined", "peer-left", "offer",

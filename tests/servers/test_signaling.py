@@ -13,33 +13,26 @@ import pytest
 from asgiref.sync import sync_to_async
 from websockets.exceptions import InvalidStatus
 
-import devstack
 from calls.models import PeerSession, Room
-from tests.servers import CANDIDATE, SDP, eventually, joined_pair, make_user, server_env
+from tests.helpers import CANDIDATE, SDP, eventually, joined_pair, make_user
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
-def cluster(django_db_setup, django_db_blocker, redis_server, tmp_path_factory, request):
+def cluster(cluster_factory, tmp_path_factory, request):
     """Two daphne processes with a small rate limit, so flood tests are quick."""
-    tmp = tmp_path_factory.mktemp("signaling")
-    env = server_env(
-        redis_server,
-        tmp,
+    return cluster_factory(
+        request,
+        tmp_path_factory.mktemp("signaling"),
+        name="sig",
         SIGNALING_RATE="20",
         SIGNALING_BURST="30",
         SIGNALING_ABUSE_LIMIT="60",
         SIGNALING_NODE_TTL="3",
         SIGNALING_RESUME_GRACE="3",
     )
-    nodes = [devstack.start_daphne(tmp, env, name=f"sig{i}") for i in range(2)]
-    yield nodes
-    for node in nodes:
-        node.proc.stop()
-        if request.session.testsfailed:
-            print(node.proc.log_tail(60))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 
 import devstack
 from calls.models import Room
-from tests.servers import CANDIDATE, SDP, joined_pair, make_user, server_env
+from tests.helpers import CANDIDATE, SDP, joined_pair, make_user, server_env
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from calls.models import Room
-from tests.servers import SDP, make_user
+from tests.helpers import SDP, make_user
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

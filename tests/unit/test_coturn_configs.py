@@ -4,7 +4,7 @@ from pathlib import Path
 
 import devstack
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "coturn"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "coturn"
 
 
 def directives(text: str) -> set[str]:

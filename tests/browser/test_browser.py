@@ -15,17 +15,16 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect, sync_playwright
 
-import devstack
 from calls.models import Call, Room
-from tests.servers import PASSWORD, make_user, server_env
+from tests.helpers import PASSWORD, make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
 # plain blocking calls between page actions.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--use-fake-device-for-media-stream",
@@ -42,26 +41,18 @@ RING_TIMEOUT = 5
 
 
 @pytest.fixture(scope="module")
-def servers(django_db_setup, django_db_blocker, redis_server, tmp_path_factory, request):
-    tmp = tmp_path_factory.mktemp("browser")
-    coturn = devstack.start_coturn(tmp)
-    env = server_env(
-        redis_server,
-        tmp,
+def servers(cluster_factory, tmp_path_factory, request):
+    """Two daphne processes and a coturn; calls are relay-only, as across two home networks."""
+    return cluster_factory(
+        request,
+        tmp_path_factory.mktemp("browser"),
+        name="web",
+        coturn=True,
         ICE_TRANSPORT_POLICY="relay",
-        TURN_SECRETS=coturn.secret,
-        TURN_URLS=",".join(coturn.urls),
         CALL_RING_TIMEOUT=str(RING_TIMEOUT),
         SIGNALING_NODE_TTL="4",
         TURN_TTL="14",  # pages refresh credentials before half of it: within seconds here
     )
-    nodes = [devstack.start_daphne(tmp, env, name=f"web{i}") for i in range(2)]
-    yield nodes
-    for node in nodes:
-        node.proc.stop()
-        if request.session.testsfailed:
-            print(node.proc.log_tail(60))
-    coturn.proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -400,4 +391,4 @@ def test_pages_fit_a_phone(open_page):
 def teardown_module(module):
     shot = ARTIFACTS / "call.png"
     if shot.exists() and os.environ.get("RTCSITE_UPDATE_SCREENSHOTS"):
-        shutil.copy(shot, Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "call.png")
+        shutil.copy(shot, Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "call.png")

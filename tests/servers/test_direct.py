@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from calls.models import Block, Call, Profile
-from tests.servers import eventually, make_user
+from tests.helpers import eventually, make_user
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 import devstack
 from calls.models import Room
 from calls.signaling import keys
-from tests.servers import SDP, make_user, server_env
+from tests.helpers import SDP, make_user, server_env
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from calls.models import Call, PeerSession
-from tests.servers import make_user
+from tests.helpers import make_user
 
 pytestmark = pytest.mark.django_db
 

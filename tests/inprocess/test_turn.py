@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from calls import turn
 from calls.api import TurnThrottle
 from calls.models import Profile
-from tests.servers import make_user
+from tests.helpers import make_user
 
 SECRET = "s3cret-for-tests"
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from calls.models import Call, Room
 from calls.signaling import tickets
-from tests.servers import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

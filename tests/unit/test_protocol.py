@@ -139,7 +139,7 @@ def test_room_id_check():
 
 def test_the_browser_stops_reconnecting_exactly_on_the_servers_final_codes():
     """static/calls/js/protocol.js keeps its own copy; a code added on one side only fails here."""
-    source = (Path(__file__).resolve().parent.parent / "static/calls/js/protocol.js").read_text()
+    source = (Path(__file__).resolve().parents[2] / "static/calls/js/protocol.js").read_text()
     match = re.search(r"FINAL_CLOSE_CODES = new Set\(\[([0-9,\s]*)\]\)", source)
     assert match, "FINAL_CLOSE_CODES not found in protocol.js"
     browser_final = {int(code) for code in match.group(1).split(",") if code.strip()}

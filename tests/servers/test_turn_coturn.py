@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from calls import turn
-from tests.servers import make_user
+from tests.helpers import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-BASE = Path(__file__).resolve().parent.parent
+BASE = Path(__file__).resolve().parents[2]
 README = (BASE / "README.md").read_text()
 READ_PATTERNS = [
     r'(?:env_bool|env_int|env_float|env_list|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"',

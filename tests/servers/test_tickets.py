@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from websockets.exceptions import InvalidStatus
 
 from calls.signaling import keys, store, tickets
-from tests.servers import make_user
+from tests.helpers import make_user
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

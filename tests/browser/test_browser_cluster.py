@@ -7,30 +7,27 @@ import os
 import pytest
 from playwright.sync_api import sync_playwright
 
-import devstack
 from calls.models import Room
-from tests.servers import make_user, server_env
-from tests.test_browser import CHROMIUM_ARGS, CONNECTED, grows, stats
+from tests.browser.test_browser import CHROMIUM_ARGS, CONNECTED, grows, stats
+from tests.helpers import make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def cluster(redis, tmp_path, request):
-    env = server_env(
-        redis,
+def cluster(cluster_factory, redis, tmp_path, request):
+    """Two daphne processes behind nginx with TLS, and coturn: the production topology."""
+    servers = cluster_factory(
+        request,
         tmp_path,
+        proxy=True,
+        coturn=True,
         DJANGO_SECURE_SSL_REDIRECT="1",
         DJANGO_SECURE_COOKIES="1",
         ICE_TRANSPORT_POLICY="relay",
     )
-    running = devstack.start_cluster(tmp_path, env, nodes=2, coturn=True)
-    yield running
-    running.stop()
-    if getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed:
-        for daphne in running.daphnes:
-            print(daphne.proc.log_tail(60))
+    return servers.cluster
 
 
 def test_call_through_nginx_over_https_relayed_by_coturn(cluster):

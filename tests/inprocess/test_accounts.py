@@ -8,7 +8,7 @@ from django.core import mail
 from rest_framework.authtoken.models import Token
 
 from calls.models import Block, Profile
-from tests.servers import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "another-Long-passphrase-42"

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BASE = Path(__file__).resolve().parent.parent
+BASE = Path(__file__).resolve().parents[2]
 
 
 def test_bench_smoke_relays_everything_and_joins_everyone(tmp_path):

@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from calls.models import ActivePeer, Block, Call, PeerSession, Profile, Room
-from calls.signaling import departures, presence, rooms
+from calls.signaling import departures, presence_reads, rooms
 
 _local = threading.local()
 
@@ -115,24 +115,24 @@ class ActivePeerAdmin(admin.ModelAdmin):
             return self._act(request)
         room, username, node = (request.GET.get(k, "").strip() for k in ("room", "user", "node"))
         if room:
-            ids = sorted(presence.peers_of_room(room))
+            ids = sorted(presence_reads.peers_of_room(room))
         elif username:
             user = get_user_model().objects.filter(username=username).first()
-            ids = sorted(presence.user_peers(user.pk)) if user else []
+            ids = sorted(presence_reads.user_peers(user.pk)) if user else []
         elif node:
-            ids = presence.peers_of_node(node)
+            ids = presence_reads.peers_of_node(node)
         else:
             ids = None
         page_number = request.GET.get("p", "1")
         if ids is None:
-            total = presence.count()
+            total = presence_reads.count()
             paginator = Paginator(range(total), self.PAGE_SIZE)
             page = paginator.get_page(page_number)
-            _, rows = presence.peers_page(page.start_index() - 1 if total else 0, self.PAGE_SIZE)
+            _, rows = presence_reads.peers_page(page.start_index() - 1 if total else 0, self.PAGE_SIZE)
         else:
             paginator = Paginator(ids, self.PAGE_SIZE)
             page = paginator.get_page(page_number)
-            rows = presence.describe(list(page.object_list))
+            rows = presence_reads.describe(list(page.object_list))
         now = timezone.now().timestamp()
         for row in rows:
             row["connected_for"] = int(now - row["connected_at"])
@@ -145,7 +145,7 @@ class ActivePeerAdmin(admin.ModelAdmin):
             "rows": rows,
             "page": page,
             "paginator": paginator,
-            "nodes": presence.node_counts(),
+            "nodes": presence_reads.node_counts(),
             "busiest": rooms.busiest(20),
             "filters": {"room": room, "user": username, "node": node},
             "can_disconnect": request.user.has_perm("calls.disconnect_peer"),
@@ -167,7 +167,7 @@ class ActivePeerAdmin(admin.ModelAdmin):
             if user is None:
                 messages.error(request, "No such user.")
             else:
-                self._disconnect(request, presence.user_peers(user.pk))
+                self._disconnect(request, presence_reads.user_peers(user.pk))
         elif action == "lock_room":
             room = Room.objects.filter(pk=target).first()
             if room is None:
@@ -182,7 +182,7 @@ class ActivePeerAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(request.get_full_path())
 
     def _disconnect(self, request, peer_ids: list[str]) -> None:
-        rows = {row["peer"]: row for row in presence.describe(peer_ids)}
+        rows = {row["peer"]: row for row in presence_reads.describe(peer_ids)}
         done = [peer for peer in peer_ids if peer in rows and async_to_sync(departures.kick)(peer)]
         users = get_user_model().objects.filter(pk__in={rows[p]["user"].get("id") for p in done})
         for user in users:

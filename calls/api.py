@@ -28,7 +28,7 @@ from calls.serializers import (
     RoomPeerSerializer,
     RoomSerializer,
 )
-from calls.signaling import departures, metrics, presence, rooms, tickets
+from calls.signaling import departures, metrics, presence_reads, rooms, tickets
 from calls.signaling.protocol import room_id_valid
 
 
@@ -114,7 +114,7 @@ class RoomPeers(APIView):
     def get(self, request, room_id: str):
         room = room_for(request.user, room_id)
         members = rooms.members(room.pk)
-        rows = presence.describe(sorted(members))
+        rows = presence_reads.describe(sorted(members))
         return Response(RoomPeerSerializer(rows, many=True).data)
 
 
@@ -146,13 +146,13 @@ class PresenceList(APIView):
         paginator = LimitOffsetPagination()
         limit = paginator.get_limit(request) or settings.REST_FRAMEWORK["PAGE_SIZE"]
         offset = paginator.get_offset(request)
-        total, rows = presence.peers_page(offset, limit)
+        total, rows = presence_reads.peers_page(offset, limit)
         return Response(
             {
                 "count": total,
                 "offset": offset,
                 "limit": limit,
-                "nodes": presence.node_counts(),
+                "nodes": presence_reads.node_counts(),
                 "results": PresenceSerializer(rows, many=True).data,
             }
         )

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from calls import turn
 from calls.forms import RoomForm
 from calls.models import Call, Room, display_name, user_info
-from calls.signaling import presence, protocol, rooms
+from calls.signaling import presence_reads, protocol, rooms
 
 
 @require_GET
@@ -37,7 +37,7 @@ def home(request):
             .select_related("profile")
             .order_by("username")[:20]
         )
-        online = presence.online_users([p.pk for p in found])
+        online = presence_reads.online_users([p.pk for p in found])
         people = [{"user": p, "name": display_name(p), "online": p.pk in online} for p in found]
     calls = (
         Call.objects.filter(Q(caller=user) | Q(callee=user))

@@ -13,13 +13,16 @@ from calls.signaling import events, history, metrics, presence, protocol
 from calls.signaling.protocol import LeaveReason
 
 
-async def remove_and_announce(peer: str, reason: LeaveReason | None, conn: str = "") -> list[str]:
+async def remove_and_announce(
+    peer: str, reason: LeaveReason | None, conn: str = "", expired_by: float | None = None
+) -> list[str]:
     """Remove `peer` everywhere and tell its rooms (only the caller that removed it announces).
 
-    With `conn`, only while that connection still holds the peer. Without `reason`, the
-    one stored when the peer was detached is used. Returns the rooms it left.
+    Only while connection `conn` holds the peer, or with `conn=""` while it is detached
+    (see `presence.remove`). Without `reason`, the one stored when the peer was detached
+    is used. Returns the rooms it left.
     """
-    result = await presence.remove(peer, conn)
+    result = await presence.remove(peer, conn, expired_by)
     if result is None:
         return []
     stored_reason, room_ids = result

@@ -18,7 +18,7 @@ everyone else.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -162,12 +162,16 @@ async def sweep_ringing(now: float | None = None) -> int:
     """Mark calls whose ring deadline passed as missed; any live process may do it, one wins each."""
     r = store.get_async()
     now = time.time() if now is None else now  # injectable for tests
-    due = await r.zrangebyscore(keys.ringing(), "-inf", now, start=0, num=200)
+    due = await r.zrangebyscore(keys.ringing(), "-inf", now, start=0, num=200, withscores=True)
     count = 0
-    for raw in due:
+    for raw, deadline in due:
         if not await r.zrem(keys.ringing(), raw):
             continue  # another process took it
-        call = await miss(raw.decode())
+        try:
+            call = await miss(raw.decode())
+        except Exception:
+            await r.zadd(keys.ringing(), {raw: deadline})  # give it back: the next sweep tries again
+            raise
         if call is not None:
             await announce(call)
             count += 1
@@ -175,8 +179,8 @@ async def sweep_ringing(now: float | None = None) -> int:
 
 
 @database_sync_to_async
-def _accepted_calls(older_than: float) -> list[tuple[int, str]]:
-    cutoff = timezone.now() - timedelta(seconds=older_than)
+def _accepted_calls(older_than: float, now: float) -> list[tuple[int, str]]:
+    cutoff = datetime.fromtimestamp(now, UTC) - timedelta(seconds=older_than)
     calls = Call.objects.filter(state=State.ACCEPTED, answered_at__lt=cutoff).exclude(room=None)
     return list(calls.values_list("pk", "room_id")[:500])
 
@@ -195,13 +199,13 @@ async def sweep_abandoned(now: float | None = None) -> int:
     later (longer than the resume window), its call ends. Any live process may do it.
     """
     wait = settings.CALL_ABANDON_AFTER
-    calls = await _accepted_calls(older_than=wait)
+    now = time.time() if now is None else now  # injectable for tests
+    calls = await _accepted_calls(older_than=wait, now=now)
     if not calls:
         return 0
     r = store.get_async()
     counts = await rooms.alive_counts([room_id for _, room_id in calls])
     ended = 0
-    now = time.time() if now is None else now  # injectable for tests
     for (call_id, _), live in zip(calls, counts, strict=True):
         marker = keys.call_empty(call_id)
         if live:

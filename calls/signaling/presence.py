@@ -16,8 +16,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import orjson
-
 from calls.signaling import keys, rooms, store
 
 # A script that finds the state changed since its caller read it answers this, and is retried.
@@ -62,27 +60,31 @@ redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return 1
 """
 
-# Remove a peer entirely (if `conn` is given, only while that connection holds it).
+# Remove a peer entirely, only while `conn` holds it ("": while detached, and then, given a
+# time, only if its resume window closed by then: a client resuming meanwhile keeps it).
 # KEYS: peer, peer rooms, node peers, user peers, resume, peers, detached, active rooms, room members...
-# ARGV: peer, conn or "", node, uid, resume token (as read), room ids (as read)...
-# Returns {reason, rooms...}, false when already gone (or held by another conn), or "moved".
+# ARGV: peer, conn, node, uid, resume token (as read), expired by or "", room ids (as read)...
+# Returns {reason, rooms...}, false when gone or held by someone else, or "moved".
 _REMOVE = (
     rooms.LEAVE_ROOM_LUA
     + """
 local p = ARGV[1]
 local h = redis.call('HMGET', KEYS[1], 'conn', 'node', 'uid', 'resume', 'reason')
-if not h[3] then return false end
-if ARGV[2] ~= '' and h[1] ~= ARGV[2] then return false end
-local n = #ARGV - 5
+if not h[3] or h[1] ~= ARGV[2] then return false end
+if ARGV[6] ~= '' then
+  local deadline = redis.call('ZSCORE', KEYS[7], p)
+  if not deadline or tonumber(deadline) > tonumber(ARGV[6]) then return false end
+end
+local n = #ARGV - 6
 if (h[2] or '') ~= ARGV[3] or h[3] ~= ARGV[4] or (h[4] or '') ~= ARGV[5]
    or redis.call('SCARD', KEYS[2]) ~= n then return 'moved' end
 for i = 1, n do
-  if redis.call('SISMEMBER', KEYS[2], ARGV[5 + i]) == 0 then return 'moved' end
+  if redis.call('SISMEMBER', KEYS[2], ARGV[6 + i]) == 0 then return 'moved' end
 end
 local out = {h[5] or ''}
 for i = 1, n do
-  leave_room(KEYS[8 + i], KEYS[2], KEYS[8], p, ARGV[5 + i])
-  table.insert(out, ARGV[5 + i])
+  leave_room(KEYS[8 + i], KEYS[2], KEYS[8], p, ARGV[6 + i])
+  table.insert(out, ARGV[6 + i])
 end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SREM', KEYS[3], p)
@@ -187,11 +189,13 @@ async def detach(peer: str, conn: str, node: str, grace: float, reason: str) -> 
     return bool(await store.script(r, _DETACH)(keys=script_keys, args=[peer, conn, deadline, reason]))
 
 
-async def remove(peer: str, conn: str = "") -> tuple[str, list[str]] | None:
-    """Remove the peer and its room memberships: (stored reason, rooms), or None if already gone.
+async def remove(peer: str, conn: str = "", expired_by: float | None = None) -> tuple[str, list[str]] | None:
+    """Remove the peer and its room memberships: (stored reason, rooms), or None.
 
-    With `conn`, only while that connection still holds the peer; exactly one caller gets
-    the rooms back, and that caller announces peer-left.
+    Only while connection `conn` holds the peer, or with `conn=""` only while it is
+    detached (and, with `expired_by`, only if its resume window had closed by then), so a
+    client that resumes meanwhile keeps its peer. Exactly one caller gets the rooms back,
+    and that caller announces peer-left.
     """
     r = store.get_async()
     for _ in range(_ATTEMPTS):
@@ -214,7 +218,9 @@ async def remove(peer: str, conn: str = "") -> tuple[str, list[str]] | None:
             keys.active_rooms(),
             *(keys.room_members(room) for room in room_ids),
         ]
-        result = await store.script(r, _REMOVE)(keys=script_keys, args=[peer, conn, node, uid, token, *room_ids])
+        expired = f"{expired_by:.3f}" if expired_by is not None else ""
+        args = [peer, conn, node, uid, token, expired, *room_ids]
+        result = await store.script(r, _REMOVE)(keys=script_keys, args=args)
         if result == _MOVED:
             continue
         if not result:
@@ -263,7 +269,8 @@ async def forget_node(node: str, ttl: float) -> None:
 
 async def dead_nodes_with_deadlines(now: float | None = None) -> list[tuple[str, float]]:
     """Processes whose lease ran out, with the moment it did."""
-    raw = await store.get_async().zrangebyscore(keys.nodes(), "-inf", now or time.time(), withscores=True)
+    until = time.time() if now is None else now
+    raw = await store.get_async().zrangebyscore(keys.nodes(), "-inf", until, withscores=True)
     return [(n.decode(), float(score)) for n, score in raw]
 
 
@@ -288,100 +295,6 @@ async def reap_node(node: str, deadline: float) -> int:
 
 
 async def expired_detached(now: float | None = None, limit: int = 500) -> list[str]:
-    raw = await store.get_async().zrangebyscore(keys.detached(), "-inf", now or time.time(), start=0, num=limit)
+    until = time.time() if now is None else now
+    raw = await store.get_async().zrangebyscore(keys.detached(), "-inf", until, start=0, num=limit)
     return [p.decode() for p in raw]
-
-
-# ---------------------------------------------------------------------------
-# Reads for the admin page and the API (blocking client)
-# ---------------------------------------------------------------------------
-_FIELDS = ("uid", "user", "node", "connected_at", "last_seen", "ip", "ua", "conn")
-
-
-def _decode_peer(peer: str, values: list[bytes | None]) -> dict | None:
-    if values[0] is None:
-        return None
-    row = dict(zip(_FIELDS, (v.decode() if v is not None else "" for v in values), strict=True))
-    user = orjson.loads(row["user"]) if row["user"] else {}
-    return {
-        "peer": peer,
-        "user": user,
-        "node": row["node"],
-        "connected_at": float(row["connected_at"] or 0),
-        "last_seen": float(row["last_seen"] or 0),
-        "ip": row["ip"],
-        "user_agent": row["ua"],
-        "attached": bool(row["conn"]),
-    }
-
-
-def count() -> int:
-    """How many live peers there are, in one command."""
-    return store.get_sync().zcard(keys.peers())
-
-
-def peers_page(offset: int = 0, limit: int = 50) -> tuple[int, list[dict]]:
-    """(total, one page of live peers, oldest connection first), each with its rooms."""
-    r = store.get_sync()
-    total = r.zcard(keys.peers())
-    if limit <= 0:
-        return total, []
-    ids = [p.decode() for p in r.zrange(keys.peers(), offset, offset + limit - 1)]
-    return total, describe(ids)
-
-
-def describe(ids: list[str]) -> list[dict]:
-    """Presence rows for these peer ids, in two round trips whatever their number."""
-    if not ids:
-        return []
-    r = store.get_sync()
-    pipe = r.pipeline(transaction=False)
-    for peer in ids:
-        pipe.hmget(keys.peer(peer), _FIELDS)
-        pipe.smembers(keys.peer_rooms(peer))
-    results = pipe.execute()
-    rows = []
-    for i, peer in enumerate(ids):
-        row = _decode_peer(peer, results[2 * i])
-        if row is not None:
-            row["rooms"] = sorted(room.decode() for room in results[2 * i + 1])
-            rows.append(row)
-    return rows
-
-
-def user_peers(user_id: int) -> list[str]:
-    return [p.decode() for p in store.get_sync().smembers(keys.user_peers(user_id))]
-
-
-def online_users(user_ids: list[int]) -> set[int]:
-    """Which of these users have at least one live connection."""
-    if not user_ids:
-        return set()
-    pipe = store.get_sync().pipeline(transaction=False)
-    for uid in user_ids:
-        pipe.scard(keys.user_peers(uid))
-    return {uid for uid, count in zip(user_ids, pipe.execute(), strict=True) if count}
-
-
-def node_counts() -> list[dict]:
-    """Live processes with their attached peer counts."""
-    r = store.get_sync()
-    nodes = r.zrange(keys.nodes(), 0, -1, withscores=True)
-    pipe = r.pipeline(transaction=False)
-    for node, _ in nodes:
-        pipe.scard(keys.node_peers(node.decode()))
-        pipe.hgetall(keys.node_info(node.decode()))
-    results = pipe.execute()
-    rows = []
-    for i, (node, deadline) in enumerate(nodes):
-        info = {k.decode(): v.decode() for k, v in results[2 * i + 1].items()}
-        rows.append({"node": node.decode(), "peers": results[2 * i], "lease_until": deadline, **info})
-    return rows
-
-
-def peers_of_room(room_id: str) -> list[str]:
-    return [p.decode() for p in store.get_sync().hkeys(keys.room_members(room_id))]
-
-
-def peers_of_node(node: str) -> list[str]:
-    return sorted(p.decode() for p in store.get_sync().smembers(keys.node_peers(node)))

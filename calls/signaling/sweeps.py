@@ -7,6 +7,7 @@ exactly one wins each piece of work.
 from __future__ import annotations
 
 import logging
+import time
 
 from django.conf import settings
 
@@ -16,18 +17,20 @@ from calls.signaling.node import Node
 logger = logging.getLogger("calls.node")
 
 
-async def reap(self_id: str) -> None:
+async def reap(self_id: str, now: float | None = None) -> None:
     """Peers of processes whose lease expired are detached; detached peers not resumed in time leave."""
+    now = time.time() if now is None else now
     ttl = settings.SIGNALING_NODE_TTL
     grace = settings.SIGNALING_RESUME_GRACE
-    for node_id, deadline in await presence.dead_nodes_with_deadlines():
+    for node_id, deadline in await presence.dead_nodes_with_deadlines(now):
         if node_id != self_id:
             # The process last renewed at deadline - ttl; its clients get the resume window from then.
             count = await presence.reap_node(node_id, deadline - ttl + grace)
             if count:
                 logger.info("reaped dead node", extra={"node": node_id, "peers": count})
-    for peer in await presence.expired_detached():
-        await departures.remove_and_announce(peer, None)
+    for peer in await presence.expired_detached(now):
+        # A client may resume between this read and the removal: remove only what is still expired.
+        await departures.remove_and_announce(peer, None, expired_by=now)
 
 
 def install(node: Node) -> None:

@@ -258,6 +258,23 @@ async def test_the_ring_sweep_skips_a_call_answered_meanwhile(people, listen):
     assert await tabs.nothing_more()
 
 
+async def test_a_ring_timeout_that_fails_to_be_recorded_is_tried_again(people, monkeypatch):
+    alice, _, _ = people
+    call = await direct.place(alice, "bob", "r")
+    later = time.time() + settings.CALL_RING_TIMEOUT + 1
+    real_miss = direct.miss
+
+    async def database_down(call_id):
+        raise ConnectionError("database unavailable")
+
+    monkeypatch.setattr(direct, "miss", database_down)
+    with pytest.raises(ConnectionError):
+        await direct.sweep_ringing(now=later)
+    monkeypatch.setattr(direct, "miss", real_miss)
+    assert await direct.sweep_ringing(now=later) == 1  # the deadline was given back, not lost
+    assert (await reload(call)).state == State.MISSED
+
+
 async def answered_long_ago(call: Call) -> None:
     earlier = timezone.now() - timedelta(seconds=10 * settings.CALL_ABANDON_AFTER)
     await sync_to_async(Call.objects.filter(pk=call.pk).update)(answered_at=earlier)

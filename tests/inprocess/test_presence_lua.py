@@ -184,7 +184,7 @@ async def test_remove_retries_when_a_room_was_joined_between_read_and_script(red
     await attach("p1", node="n1", conn="c1")
     await rooms.join("first", "p1", USER, 4)
     seen = interleave(monkeypatch, presence._REMOVE, lambda: rooms.join("second", "p1", USER, 4))
-    assert await presence.remove("p1") == ("", ["first", "second"])
+    assert await presence.remove("p1", conn="c1") == ("", ["first", "second"])
     assert seen == [b"moved"]
     assert await rooms.amembers("second") == {}
     assert await store.get_async().zcard(keys.active_rooms()) == 0
@@ -206,7 +206,7 @@ async def test_the_remove_script_with_stale_arguments_changes_nothing(redis):
         keys.room_members("first"),
     ]
     r = store.get_async()
-    result = await store.script(r, presence._REMOVE)(keys=stale_keys, args=["p1", "", "n1", UID, token, "first"])
+    result = await store.script(r, presence._REMOVE)(keys=stale_keys, args=["p1", "c1", "n1", UID, token, "", "first"])
     assert result == b"moved"
     assert await smembers(keys.peer_rooms("p1")) == {"first", "second"}
     assert set(await rooms.amembers("first")) == {"p1"}
@@ -277,8 +277,51 @@ async def test_every_key_the_scripts_touch_is_under_the_configured_prefix(redis,
     await rooms.join("r", "p2", USER, 4)
     await presence.detach("p1", "c1", "n1", grace=20, reason="disconnect")
     await presence.resume(token, UID, "n2", "c4")
-    await presence.remove("p2")
+    await presence.remove("p2", conn="c2")
     await presence.reap_node("n2", time.time() + 20)
     keyspace = [k.decode() for k in await store.get_async().keys("*")]
     assert keyspace and all(k.startswith("rtc-odd-prefix:") for k in keyspace)
     assert stray_keys() == []
+
+
+# -- the expiry sweep against a resume ----------------------------------------------------
+
+
+async def test_removing_a_detached_peer_spares_one_that_is_attached_again(redis):
+    token = await attach("p1", node="n1", conn="c1")
+    await rooms.join("r", "p1", USER, 4)
+    assert await presence.remove("p1") is None  # "" means "while detached": an attached peer stays
+    await presence.detach("p1", "c1", "n1", grace=-1, reason="disconnect")
+    await presence.resume(token, UID, "n2", "c2")
+    assert await presence.remove("p1") is None
+    assert await presence.connection_of("p1") == "c2"
+
+
+async def test_the_expiry_removal_spares_a_peer_whose_new_window_is_still_open(redis):
+    token = await attach("p1", node="n1", conn="c1")
+    await presence.detach("p1", "c1", "n1", grace=-1, reason="disconnect")
+    await presence.resume(token, UID, "n2", "c2")
+    await presence.detach("p1", "c2", "n2", grace=20, reason="disconnect")  # dropped again: a new window
+    assert await presence.remove("p1", expired_by=time.time()) is None
+    assert await detached_deadline("p1") is not None
+    assert await presence.remove("p1", expired_by=time.time() + 30) == ("disconnect", [])
+
+
+async def test_a_peer_resumed_after_the_reapers_read_is_not_removed(redis, monkeypatch):
+    from calls.signaling import sweeps
+
+    token = await attach("p1", node="n1", conn="c1")
+    await rooms.join("r", "p1", USER, 4)
+    await presence.detach("p1", "c1", "n1", grace=-1, reason="disconnect")  # its window has just closed
+    real = presence.expired_detached
+
+    async def expired_then_the_client_resumes(*args, **kwargs):
+        expired = await real(*args, **kwargs)
+        resumed = await presence.resume(token, UID, "n2", "c2")  # the server answers hello{resumed: true}
+        assert resumed is not None and resumed.rooms == ["r"]
+        return expired
+
+    monkeypatch.setattr(presence, "expired_detached", expired_then_the_client_resumes)
+    await sweeps.reap("n2")
+    assert await presence.connection_of("p1") == "c2"  # the resumed connection still holds its peer
+    assert set(await rooms.amembers("r")) == {"p1"}  # and the room did not see it leave

@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 
 import devstack
 from calls.models import Room
-from calls.signaling import presence
+from calls.signaling import presence_reads
 from tests.helpers import CANDIDATE, SDP, make_user
 from tests.wsclient import Peer
 
@@ -109,7 +109,7 @@ async def test_relay_between_processes_through_nginx_and_forwarded_for(cluster):
     others = []
     for _ in range(6):
         b = await connect(cluster, cb, local_addr=("127.0.0.3", 0))
-        nodes = {row["peer"]: row for row in await sync_to_async(presence.describe)([a.peer, b.peer])}
+        nodes = {row["peer"]: row for row in await sync_to_async(presence_reads.describe)([a.peer, b.peer])}
         if nodes[a.peer]["node"] != nodes[b.peer]["node"]:
             break
         others.append(b)
@@ -128,7 +128,7 @@ async def test_relay_between_processes_through_nginx_and_forwarded_for(cluster):
     direct = await Peer.connect(
         cluster.daphnes[0].ws_url, cb, local_addr=("127.0.0.4", 0), headers={"X-Forwarded-For": "6.6.6.6"}
     )
-    row = (await sync_to_async(presence.describe)([direct.peer]))[0]
+    row = (await sync_to_async(presence_reads.describe)([direct.peer]))[0]
     assert row["ip"] == "127.0.0.4"
     for peer in (a, b, direct, *others):
         await peer.close()
@@ -150,7 +150,7 @@ async def test_sigterm_of_one_process_during_a_call_moves_its_clients(cluster):
     await a.join(room.id)
     await b.join(room.id)
     await a.recv_type("peer-joined")
-    rows = {row["peer"]: row["node"] for row in await sync_to_async(presence.describe)([a.peer, b.peer])}
+    rows = {row["peer"]: row["node"] for row in await sync_to_async(presence_reads.describe)([a.peer, b.peer])}
     victim_node = rows[b.peer]
     victim = next(d for d in cluster.daphnes if _serves(d, victim_node))
     victim.proc.signal(signal.SIGTERM)

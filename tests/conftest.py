@@ -12,7 +12,6 @@ printed when a test that used them failed (`ServerGroup.finish`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from channels.layers import channel_layers
 from django.conf import settings
 
 import devstack
-from tests.helpers import server_env
+from tests.helpers import ServerGroup, Servers, server_env
 
 TIERS = ("unit", "inprocess", "servers", "browser")
 
@@ -72,46 +71,6 @@ def redis(redis_server):
 # ---------------------------------------------------------------------------
 # Real servers
 # ---------------------------------------------------------------------------
-@dataclass
-class ServerGroup:
-    """Processes started for one fixture: stopped together, logs shown if a test using them failed."""
-
-    request: pytest.FixtureRequest
-    failures_before: int
-    # A Proc, or a server holding its current Proc in `.proc` (a restarted daphne has a new one).
-    members: list = field(default_factory=list)
-
-    def add(self, member):
-        self.members.append(member)
-        return member
-
-    def finish(self) -> None:
-        # Reports of the tests that used the fixture are in before its teardown, whatever its scope.
-        failed = self.request.session.testsfailed > self.failures_before
-        procs = [getattr(member, "proc", member) for member in self.members]
-        for proc in reversed(procs):
-            proc.stop()
-        if failed:
-            for proc in procs:
-                print(proc.log_tail(80))
-
-
-@dataclass
-class Servers:
-    """What `cluster_factory` started: daphne processes, and nginx/coturn when asked for."""
-
-    daphnes: list[devstack.Daphne]
-    env: dict[str, str]
-    cluster: devstack.Cluster | None = None  # nginx in front (`proxy=True`)
-    coturn: devstack.Coturn | None = None
-
-    def __iter__(self):
-        return iter(self.daphnes)
-
-    def __getitem__(self, index: int) -> devstack.Daphne:
-        return self.daphnes[index]
-
-
 ClusterFactory = Callable[..., Servers]
 
 
@@ -176,3 +135,11 @@ def coturn(tmp_path_factory, request) -> devstack.Coturn:
     request.addfinalizer(group.finish)
     workdir = tmp_path_factory.mktemp("coturn")
     return group.add(devstack.start_coturn(workdir, secrets_=["coturn-test-secret-0123456789"]))
+
+
+@pytest.fixture
+def server_group(request) -> ServerGroup:
+    """For a test that starts a server of its own: `server_group.add(devstack.start_…(…))`."""
+    group = ServerGroup(request, request.session.testsfailed)
+    request.addfinalizer(group.finish)
+    return group

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -80,3 +82,43 @@ async def eventually(check, timeout: float = 10.0, what: str = "condition"):
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.2)
+
+
+@dataclass
+class ServerGroup:
+    """Processes started for one fixture: stopped together, logs shown if a test using them failed."""
+
+    request: pytest.FixtureRequest
+    failures_before: int
+    # A Proc, or a server holding its current Proc in `.proc` (a restarted daphne has a new one).
+    members: list = field(default_factory=list)
+
+    def add(self, member):
+        self.members.append(member)
+        return member
+
+    def finish(self) -> None:
+        # Reports of the tests that used the fixture are in before its teardown, whatever its scope.
+        failed = self.request.session.testsfailed > self.failures_before
+        procs = [getattr(member, "proc", member) for member in self.members]
+        for proc in reversed(procs):
+            proc.stop()
+        if failed:
+            for proc in procs:
+                print(proc.log_tail(80))
+
+
+@dataclass
+class Servers:
+    """What `cluster_factory` started: daphne processes, and nginx/coturn when asked for."""
+
+    daphnes: list[devstack.Daphne]
+    env: dict[str, str]
+    cluster: devstack.Cluster | None = None  # nginx in front (`proxy=True`)
+    coturn: devstack.Coturn | None = None
+
+    def __iter__(self):
+        return iter(self.daphnes)
+
+    def __getitem__(self, index: int) -> devstack.Daphne:
+        return self.daphnes[index]

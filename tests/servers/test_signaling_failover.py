@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 
 import devstack
 from calls.models import Room
-from tests.helpers import CANDIDATE, SDP, joined_pair, make_user, server_env
+from tests.helpers import CANDIDATE, SDP, joined_pair, make_user
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -87,39 +87,33 @@ async def test_silent_connection_is_closed_4408_and_peers_see_timeout(daphne_fac
     await a.close()
 
 
-async def test_redis_restart_closes_sockets_4012_and_clients_recover(tmp_path, daphne_factory, room):
+async def test_redis_restart_closes_sockets_4012_and_clients_recover(
+    tmp_path, cluster_factory, server_group, room, request
+):
     """Frames are at most once: after Redis restarts, every process asks its clients to reconnect (4012)."""
-    redis = devstack.start_redis(tmp_path / "redis")
-    try:
-        env = server_env(redis, tmp_path, SIGNALING_NODE_TTL="2")
-        nodes = [devstack.start_daphne(tmp_path, env, name=f"rr{i}") for i in range(2)]
-        try:
-            _, ca = await sync_to_async(make_user)("alice")
-            _, cb = await sync_to_async(make_user)("bob")
-            a = await Peer.connect(nodes[0].ws_url, ca)
-            b = await Peer.connect(nodes[1].ws_url, cb)
-            await a.join(room.id)
-            await b.join(room.id)
-            await a.recv_type("peer-joined")
-            await asyncio.to_thread(redis.restart)
-            assert await a.closed(timeout=20) == 4012
-            assert await b.closed(timeout=20) == 4012
-            # clients come back (their resume state went with Redis) and join again
-            a2 = await Peer.connect(nodes[0].ws_url, ca, query=f"resume={a.hello['resume']}")
-            b2 = await Peer.connect(nodes[1].ws_url, cb, query=f"resume={b.hello['resume']}")
-            assert a2.hello["resumed"] is False
-            assert (await a2.join(room.id))["type"] == "joined"
-            assert (await b2.join(room.id))["peers"][0]["peer"] == a2.peer
-            await a2.recv_type("peer-joined", peer=b2.peer)  # as a client learns whom to address
-            await a2.send(type="candidate", room=room.id, to=b2.peer, payload=CANDIDATE)
-            assert (await b2.recv_type("candidate"))["from"] == a2.peer
-            await a2.close()
-            await b2.close()
-        finally:
-            for node in nodes:
-                node.proc.stop()
-    finally:
-        redis.proc.stop()
+    redis = server_group.add(devstack.start_redis(tmp_path / "redis"))
+    nodes = cluster_factory(request, tmp_path, name="rr", REDIS_URL=redis.url, SIGNALING_NODE_TTL="2")
+    _, ca = await sync_to_async(make_user)("alice")
+    _, cb = await sync_to_async(make_user)("bob")
+    a = await Peer.connect(nodes[0].ws_url, ca)
+    b = await Peer.connect(nodes[1].ws_url, cb)
+    await a.join(room.id)
+    await b.join(room.id)
+    await a.recv_type("peer-joined")
+    await asyncio.to_thread(redis.restart)
+    assert await a.closed(timeout=20) == 4012
+    assert await b.closed(timeout=20) == 4012
+    # clients come back (their resume state went with Redis) and join again
+    a2 = await Peer.connect(nodes[0].ws_url, ca, query=f"resume={a.hello['resume']}")
+    b2 = await Peer.connect(nodes[1].ws_url, cb, query=f"resume={b.hello['resume']}")
+    assert a2.hello["resumed"] is False
+    assert (await a2.join(room.id))["type"] == "joined"
+    assert (await b2.join(room.id))["peers"][0]["peer"] == a2.peer
+    await a2.recv_type("peer-joined", peer=b2.peer)  # as a client learns whom to address
+    await a2.send(type="candidate", room=room.id, to=b2.peer, payload=CANDIDATE)
+    assert (await b2.recv_type("candidate"))["from"] == a2.peer
+    await a2.close()
+    await b2.close()
 
 
 async def test_sigterm_drains_clients_to_another_process_without_churn(daphne_factory, room):

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+import devstack
 from calls import turn
 from tests.helpers import make_user
 
@@ -93,10 +94,8 @@ def test_turn_check_reports_success_then_failure_once_stopped(turn_settings, cot
     assert "authenticated: no" in out.getvalue()
 
 
-def test_turn_check_fails_against_a_stopped_server(settings, tmp_path):
-    import devstack
-
-    server = devstack.start_coturn(tmp_path / "gone", secrets_=["s"])
+def test_turn_check_fails_against_a_stopped_server(settings, tmp_path, server_group):
+    server = server_group.add(devstack.start_coturn(tmp_path / "gone", secrets_=["s"]))
     server.proc.stop()
     settings.TURN_SECRETS = ["s"]
     settings.TURN_URLS = [f"turn:127.0.0.1:{server.port}?transport=tcp"]
@@ -112,25 +111,19 @@ def test_turn_check_without_configuration(settings):
         call_command("turn_check")
 
 
-def test_rotation_against_coturn_listing_both_secrets(settings, tmp_path):
+def test_rotation_against_coturn_listing_both_secrets(settings, tmp_path, server_group):
     """During a rotation coturn lists both secrets; credentials signed by either relay."""
-    import devstack
+    secrets_ = ["new-secret-abc", "old-secret-xyz"]
+    server = server_group.add(devstack.start_coturn(tmp_path / "rotating", secrets_=secrets_))
+    signed = {}
+    for secret in ("new-secret-abc", "old-secret-xyz", "retired-secret"):
+        settings.TURN_SECRETS = [secret]
+        signed[secret] = turn.generator.make_credentials("rotating-user")
 
-    server = devstack.start_coturn(tmp_path / "rotating", secrets_=["new-secret-abc", "old-secret-xyz"])
-    try:
-        signed = {}
-        for secret in ("new-secret-abc", "old-secret-xyz", "retired-secret"):
-            settings.TURN_SECRETS = [secret]
-            signed[secret] = turn.generator.make_credentials("rotating-user")
+    async def run_all():
+        return await asyncio.gather(*(relay(server.port, c.username, c.password, tcp=True) for c in signed.values()))
 
-        async def run_all():
-            return await asyncio.gather(
-                *(relay(server.port, c.username, c.password, tcp=True) for c in signed.values())
-            )
-
-        new, old, retired = asyncio.run(run_all())
-        assert accepted(*new), new[1][-600:]
-        assert accepted(*old), old[1][-600:]
-        assert refused(*retired), retired[1][-600:]
-    finally:
-        server.proc.stop()
+    new, old, retired = asyncio.run(run_all())
+    assert accepted(*new), new[1][-600:]
+    assert accepted(*old), old[1][-600:]
+    assert refused(*retired), retired[1][-600:]

@@ -13,7 +13,7 @@ once Redis and Coturn are up). One module a concern:
 
 from devstack.cluster import Cluster, manage, start_cluster, start_single
 from devstack.coturn import Coturn, coturn_loopback_config, start_coturn
-from devstack.daphne import Daphne, start_daphne
+from devstack.daphne import Daphne, start_daphne, start_daphnes
 from devstack.nginx import nginx_config, start_nginx, write_config
 from devstack.procs import (
     Proc,
@@ -48,6 +48,7 @@ __all__ = [
     "start_cluster",
     "start_coturn",
     "start_daphne",
+    "start_daphnes",
     "start_nginx",
     "start_redis",
     "start_sentinel",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.coturn import Coturn, start_coturn
-from devstack.daphne import Daphne, start_daphne
+from devstack.daphne import Daphne, start_daphne, start_daphnes
 from devstack.nginx import start_nginx
 from devstack.procs import BASE_DIR, PYTHON, Stack, free_port
 from devstack.redis import Redis, start_redis
@@ -72,11 +72,9 @@ def start_cluster(
         if migrate:
             manage(["migrate", "--noinput", "-v", "0"], env)
         manage(["collectstatic", "--noinput", "-v", "0"], {**env, "DJANGO_STATIC_ROOT": str(static_root)})
-        daphnes = []
-        for i in range(nodes):
-            daphne = start_daphne(workdir, env, name=f"daphne-{i + 1}")
+        daphnes = start_daphnes(workdir, env, [f"daphne-{i + 1}" for i in range(nodes)])
+        for daphne in daphnes:
             stack.add(daphne.proc)
-            daphnes.append(daphne)
         proc, port = start_nginx(workdir, [d.port for d in daphnes], static_root, host=host, port=port, tls=tls)
         stack.add(proc)
     except BaseException:

@@ -25,17 +25,14 @@ class Daphne:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def restart(self, timeout: float = 30.0) -> None:
+    def restart(self) -> None:
         """Stop and start again on the same port with the same environment."""
         self.proc.stop()
         self.proc = spawn(self.proc.name, self.argv, self.proc.log_path.parent, self.env)
-        wait_until(http_ok(f"{self.url}/healthz"), timeout, f"{self.proc.name} /healthz", self.proc)
+        _wait(self)
 
 
-def start_daphne(
-    workdir: Path, env: dict[str, str], *, port: int | None = None, name: str = "daphne", host: str = "127.0.0.1"
-) -> Daphne:
-    """One daphne process serving rtcsite, waited for until /healthz answers."""
+def _spawn(workdir: Path, env: dict[str, str], port: int | None, name: str, host: str) -> Daphne:
     port = port or free_port(host)
     argv = [
         PYTHON, "-m", "daphne",
@@ -46,6 +43,41 @@ def start_daphne(
         "rtcsite.asgi:application",
     ]  # fmt: skip
     env = {"PYTHONUNBUFFERED": "1", "RTCSITE_NODE_NAME": name, **env}
-    proc = spawn(name, argv, workdir, env)
-    wait_until(http_ok(f"http://127.0.0.1:{port}/healthz"), 60, f"{name} /healthz", proc)
-    return Daphne(proc, port, env, argv)
+    return Daphne(spawn(name, argv, workdir, env), port, env, argv)
+
+
+def _wait(daphne: Daphne) -> None:
+    wait_until(http_ok(f"{daphne.url}/healthz"), 60, f"{daphne.proc.name} /healthz", daphne.proc)
+
+
+def start_daphne(
+    workdir: Path, env: dict[str, str], *, port: int | None = None, name: str = "daphne", host: str = "127.0.0.1"
+) -> Daphne:
+    """One daphne process serving rtcsite, waited for until /healthz answers."""
+    return start_daphnes(workdir, env, [name], ports=[port], host=host)[0]
+
+
+def start_daphnes(
+    workdir: Path,
+    env: dict[str, str],
+    names: list[str],
+    *,
+    ports: list[int | None] | None = None,
+    host: str = "127.0.0.1",
+) -> list[Daphne]:
+    """Several daphne processes started at once (they boot in parallel), each waited for.
+
+    If one fails to come up, the others are stopped before the error is raised.
+    """
+    ports = ports or [None] * len(names)
+    daphnes: list[Daphne] = []
+    try:
+        for name, port in zip(names, ports, strict=True):
+            daphnes.append(_spawn(workdir, env, port, name, host))
+        for daphne in daphnes:
+            _wait(daphne)
+    except BaseException:
+        for daphne in daphnes:
+            daphne.proc.stop()
+        raise
+    return daphnes

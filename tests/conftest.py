@@ -110,9 +110,9 @@ def cluster_factory(redis_server, django_db_setup) -> ClusterFactory:
         if coturn:
             turn = group.add(devstack.start_coturn(workdir))
             environment.update(TURN_SECRETS=turn.secret, TURN_URLS=",".join(turn.urls))
-        daphnes = []
-        for i in range(nodes):
-            daphnes.append(group.add(devstack.start_daphne(workdir, environment, name=f"{name}-{i}")))
+        daphnes = devstack.start_daphnes(workdir, environment, [f"{name}-{i}" for i in range(nodes)])
+        for daphne in daphnes:
+            group.add(daphne)
         return Servers(daphnes, environment, coturn=turn)
 
     return start

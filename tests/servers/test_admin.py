@@ -31,8 +31,8 @@ def peers_on_page(html: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def nodes(daphne_factory):
-    return [daphne_factory(f"adm{i}", SIGNALING_NODE_TTL="2", SIGNALING_RESUME_GRACE="2") for i in range(2)]
+def nodes(cluster_factory, redis, tmp_path, request):
+    return cluster_factory(request, tmp_path, name="adm", SIGNALING_NODE_TTL="2", SIGNALING_RESUME_GRACE="2")
 
 
 async def test_active_peers_lists_both_processes_and_disconnect_reaches_the_other(nodes):
@@ -49,7 +49,7 @@ async def test_active_peers_lists_both_processes_and_disconnect_reaches_the_othe
     shown = peers_on_page(html)
     assert set(shown) == {a.peer, b.peer}
     assert shown[a.peer] != shown[b.peer]  # the node column tells the processes apart
-    assert "adm0" in html and "adm1" in html  # node names in the per-process counts
+    assert "adm-0" in html and "adm-1" in html  # node names in the per-process counts
     assert room.id in html and ">2<" in html.replace(" ", "")  # busiest rooms: 2 peers
     # filters
     only_bob = peers_on_page((await sync_to_async(client.get)(URL, {"user": "bob"})).content.decode())

@@ -13,9 +13,9 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def nodes(daphne_factory):
+def nodes(cluster_factory, redis, tmp_path, request):
     env = {"CALL_RING_TIMEOUT": "2", "SIGNALING_NODE_TTL": "2", "CALL_RING_LIMIT": "5"}
-    return [daphne_factory(f"dc{i}", **env) for i in range(2)]
+    return cluster_factory(request, tmp_path, name="dc", **env)
 
 
 async def people(*names):

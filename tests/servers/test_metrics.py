@@ -40,10 +40,10 @@ def value(text: str, name: str, **labels: str) -> float:
     return total
 
 
-async def test_metrics_move_with_traffic_and_agree_across_processes(daphne_factory, tmp_path):
+async def test_metrics_move_with_traffic_and_agree_across_processes(cluster_factory, redis, tmp_path, request):
     shared = tmp_path / "prom"
     shared.mkdir()
-    nodes = [daphne_factory(f"m{i}", PROMETHEUS_MULTIPROC_DIR=str(shared)) for i in range(2)]
+    nodes = cluster_factory(request, tmp_path, name="m", PROMETHEUS_MULTIPROC_DIR=str(shared))
     owner, ca = await sync_to_async(make_user)("alice")
     _, cb = await sync_to_async(make_user)("bob")
     room = await sync_to_async(Room.objects.create)(name="r", owner=owner)

@@ -122,11 +122,6 @@ class Connection:
         self.refusals += 1
         return self.refusals > limit
 
-    # -- rooms ------------------------------------------------------------------------
-    def others(self, room_id: str) -> dict[str, dict[str, Any]] | None:
-        """The other peers of a room this connection is in, or None when it is not in it."""
-        return self.rooms.get(room_id)
-
 
 class LocalConnection(Protocol):
     """A connection held by this process, as the registry and the sweeps see it."""

@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -111,6 +112,9 @@ class ActivePeerAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
+        # The page is ours, not ModelAdmin's changelist, so the view-permission check is too.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         if request.method == "POST":
             return self._act(request)
         room, username, node = (request.GET.get(k, "").strip() for k in ("room", "user", "node"))

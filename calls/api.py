@@ -53,6 +53,27 @@ class WriteThrottle(ScopedRateThrottle):
         return super().allow_request(request, view)
 
 
+class HasModelPermission(permissions.BasePermission):
+    """The user holds the model permission `perm` (staff or not: the permission is what counts)."""
+
+    perm = ""
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.has_perm(self.perm))
+
+
+class CanViewPeers(HasModelPermission):
+    """Read live peers: the admin's Active peers view permission."""
+
+    perm = "calls.view_activepeer"
+
+
+class CanDisconnectPeers(HasModelPermission):
+    """Disconnect live peers: the admin's "Can disconnect live peers" permission."""
+
+    perm = "calls.disconnect_peer"
+
+
 class MeView(APIView):
     """The authenticated user."""
 
@@ -137,9 +158,9 @@ class CallList(generics.ListAPIView):
 
 
 class PresenceList(APIView):
-    """Every live peer (staff only): the same data as the admin's Active peers page."""
+    """Every live peer (permission `calls.view_activepeer`): the same data as the admin's Active peers page."""
 
-    permission_classes = [permissions.IsAdminUser]
+    permission_classes = [permissions.IsAuthenticated, CanViewPeers]
 
     @extend_schema(responses=PresenceSerializer(many=True))
     def get(self, request):
@@ -159,9 +180,9 @@ class PresenceList(APIView):
 
 
 class PresenceDisconnect(APIView):
-    """Disconnect one live peer (staff only): its socket closes 4403, its rooms see `kicked`."""
+    """Disconnect one live peer (permission `calls.disconnect_peer`): its socket closes 4403, its rooms see `kicked`."""
 
-    permission_classes = [permissions.IsAdminUser]
+    permission_classes = [permissions.IsAuthenticated, CanDisconnectPeers]
     throttle_classes = [WriteThrottle]
     throttle_scope = "writes"
 

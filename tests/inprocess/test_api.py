@@ -115,9 +115,15 @@ def test_calls_only_your_own_with_state_filter_and_pagination(people):
     assert bad.status_code == 400 and "state" in bad.json()
 
 
-def test_presence_is_staff_only(people):
+def test_presence_needs_the_model_permissions(people):
+    from django.contrib.auth.models import Permission
+
     assert client_for(people["alice"]).get("/api/presence/").status_code == 403
     assert client_for(people["alice"]).post("/api/presence/x/disconnect/").status_code == 403
+    assert client_for(people["staff"]).get("/api/presence/").status_code == 403  # staff alone is not enough
+    perms = Permission.objects.filter(codename__in=["view_activepeer", "disconnect_peer"])
+    people["staff"].user_permissions.add(*perms)
+    people["staff"] = get_user_model().objects.get(pk=people["staff"].pk)
     body = client_for(people["staff"]).get("/api/presence/").json()
     assert body["count"] == 0 and body["results"] == []
     assert client_for(people["staff"]).post("/api/presence/nosuchpeer/disconnect/").status_code == 404

@@ -33,7 +33,11 @@ def client_address(peer: str | None, forwarded_for: str | None) -> str | None:
     """The client's address: the peer itself, or the nearest untrusted X-Forwarded-For hop.
 
     X-Forwarded-For is only believed when the direct peer is a trusted proxy, and is read
-    from the right so a client cannot prepend a forged address.
+    from the right so a client cannot prepend a forged address. Each hop was written by
+    the machine to its right, so when every hop is trusted (a request from a proxy's own
+    host, or from a client inside a trusted range) the answer is the right-most hop: the
+    address our direct peer saw. The left-most value is never taken then, because anyone
+    inside a trusted range could have written it.
     """
     if not is_trusted_proxy(peer) or not forwarded_for:
         return peer
@@ -41,4 +45,4 @@ def client_address(peer: str | None, forwarded_for: str | None) -> str | None:
     for hop in reversed(hops):
         if not is_trusted_proxy(hop):
             return hop
-    return hops[0] if hops else peer
+    return hops[-1] if hops else peer

@@ -64,6 +64,7 @@ def start_cluster(
         origins = ",".join(f"{scheme}://{h}:{port}" for h in ("127.0.0.1", "localhost", host))
         env.setdefault("CSRF_TRUSTED_ORIGINS", origins)
         env.setdefault("TRUSTED_PROXIES", "127.0.0.1")
+        env.setdefault("METRICS_ALLOWED", "127.0.0.1,::1")  # off by default in the settings
         prom = workdir / "prometheus"
         shutil.rmtree(prom, ignore_errors=True)
         prom.mkdir(parents=True)
@@ -96,6 +97,7 @@ def start_single(var_dir: Path, env: dict[str, str], host: str, port: int) -> Cl
             turn = start_coturn(var_dir, secrets_=[var_secret(var_dir, "turn_secret")])
             stack.add(turn.proc)
             env["TURN_SECRETS"], env["TURN_URLS"] = turn.secret, ",".join(turn.urls)
+        env.setdefault("METRICS_ALLOWED", "127.0.0.1,::1")  # off by default in the settings
         manage(["migrate", "--noinput", "-v", "0"], env)
         daphne = start_daphne(var_dir, env, port=port, host=host, name="daphne")
         stack.add(daphne.proc)

@@ -67,6 +67,26 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 
+
+def weak_secret_key(key: str) -> str | None:
+    """Why `key` is not fit for production (too short, too repetitive, a placeholder), or None."""
+    if len(key) < 50:
+        return f"is {len(key)} characters long; at least 50 are required"
+    if len(set(key)) < 5:
+        return "has fewer than 5 distinct characters"
+    lowered = key.lower()
+    for word in ("change", "example", "placeholder", "django-insecure"):
+        if word in lowered:
+            return f"contains {word!r}, so it looks like a placeholder"
+    return None
+
+
+if not DEBUG and (_weakness := weak_secret_key(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY {_weakness}. Production (DJANGO_DEBUG off) needs a long random string, "
+        "for example the output of `python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+    )
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -283,7 +303,8 @@ if ICE_TRANSPORT_POLICY not in ("all", "relay"):
 # ---------------------------------------------------------------------------
 # Observability and retention
 # ---------------------------------------------------------------------------
-METRICS_ALLOWED = env_list("METRICS_ALLOWED", "127.0.0.1,::1")
+# Addresses (IPs or CIDR ranges) that may read /metrics; empty (the default) turns it off.
+METRICS_ALLOWED = env_list("METRICS_ALLOWED")
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90)
 
 # ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from tests.helpers import SDP, make_user
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
+LOOPBACK = "127.0.0.1,::1"
 
 
 def scrape(port: int, source: str = "127.0.0.1") -> tuple[int, str]:
@@ -43,7 +44,7 @@ def value(text: str, name: str, **labels: str) -> float:
 async def test_metrics_move_with_traffic_and_agree_across_processes(cluster_factory, redis, tmp_path, request):
     shared = tmp_path / "prom"
     shared.mkdir()
-    nodes = cluster_factory(request, tmp_path, name="m", PROMETHEUS_MULTIPROC_DIR=str(shared))
+    nodes = cluster_factory(request, tmp_path, name="m", PROMETHEUS_MULTIPROC_DIR=str(shared), METRICS_ALLOWED=LOOPBACK)
     owner, ca = await sync_to_async(make_user)("alice")
     _, cb = await sync_to_async(make_user)("bob")
     room = await sync_to_async(Room.objects.create)(name="r", owner=owner)
@@ -73,9 +74,16 @@ async def test_metrics_move_with_traffic_and_agree_across_processes(cluster_fact
 
 
 async def test_metrics_refused_from_other_addresses(daphne_factory):
-    node = daphne_factory("m")
+    node = daphne_factory("m", METRICS_ALLOWED=LOOPBACK)
     status, body = scrape(node.port, source="127.0.0.2")
     assert status == 403
     assert "rtc_" not in body
     status, body = scrape(node.port)
     assert status == 200 and "rtc_relayed_frames_total" in body
+
+
+async def test_metrics_are_off_by_default(daphne_factory):
+    node = daphne_factory("m")
+    status, body = scrape(node.port)
+    assert status == 403
+    assert "rtc_" not in body

@@ -49,6 +49,8 @@ class Connection:
     # kept current by `joined` and the peer-joined/peer-left events.
     rooms: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     taken_over: bool = False  # another connection resumed this peer: leave it alone on close
+    writable: bool = True  # False once a write found the transport closed (the client went first)
+    groups: set[str] = field(default_factory=set)  # channel-layer groups joined, left when it ends
     leave_reason: LeaveReason | None = None  # why the server closed it, for the others' peer-left
     refusals: int = 0  # refused frames in a row
     last_frame: float = 0.0  # monotonic, for the heartbeat check

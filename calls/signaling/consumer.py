@@ -9,12 +9,14 @@ the outgoing frame is encoded once by the sender, and receivers pass the text th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
 from urllib.parse import parse_qs
 
 import orjson
+from autobahn.exception import Disconnected as TransportClosed  # daphne's WebSocket library
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -41,6 +43,34 @@ class SignalingConsumer(AsyncWebsocketConsumer):
     conn: Connection
 
     # -- plumbing ------------------------------------------------------------------
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Whatever ended the consumer (a disconnect, an error, a cancelled task), its peer
+            # and its subscriptions are released; shielded so a cancellation cannot cut it short.
+            await asyncio.shield(self.release())
+
+    async def release(self) -> None:
+        conn: Connection | None = getattr(self, "conn", None)
+        if conn is None:
+            return
+        if conn.begin_close():  # it ended without a disconnect: as a dropped connection
+            await self.cleanup(1006, by_client=True)
+        try:
+            await self.channel_layer.delete_channel(conn.channel, list(conn.groups))
+        except REDIS_ERRORS:
+            logger.warning("redis unavailable while unsubscribing", extra={"peer": conn.peer})
+        conn.groups.clear()
+
+    async def join_group(self, group: str, channel: str) -> None:
+        self.conn.groups.add(group)
+        await self.channel_layer.group_add(group, channel)
+
+    async def leave_group(self, group: str, channel: str) -> None:
+        self.conn.groups.discard(group)
+        await self.channel_layer.group_discard(group, channel)
+
     async def dispatch(self, message):
         """Route by type without channels' per-message database-connection hop (no ORM here)."""
         handler = getattr(self, get_handler_name(message), None)
@@ -49,14 +79,25 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def close(self, code: int | None = None, reason: str | None = None) -> None:
-        # autobahn accepts only a plain int, not an IntEnum member
-        await super().close(int(code) if code is not None else None, reason)
+        if not self.conn.writable:
+            return
+        try:
+            # autobahn accepts only a plain int, not an IntEnum member
+            await super().close(int(code) if code is not None else None, reason)
+        except TransportClosed:
+            self.conn.writable = False
 
     async def send_text(self, text: str) -> None:
-        await self.send(text_data=text)
+        """Write a frame; a transport that closed under us (the client went first) is not an error."""
+        if not self.conn.writable:
+            return
+        try:
+            await self.send(text_data=text)
+        except TransportClosed:
+            self.conn.writable = False  # its websocket.disconnect follows and cleans up
 
     async def send_frame(self, frame: dict) -> None:
-        await self.send(text_data=protocol.encode(frame))
+        await self.send_text(protocol.encode(frame))
 
     async def send_error(self, error: ProtocolError) -> None:
         metrics.ERRORS.labels(str(error.code)).inc()
@@ -137,14 +178,14 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(events.peer_group(conn.peer), events.peer_replaced(conn.channel))
         await self._listen()
         for room_id in resumed.rooms:
-            await self.channel_layer.group_add(events.room_group(room_id), conn.channel)
+            await self.join_group(events.room_group(room_id), conn.channel)
             members = await rooms.amembers(room_id)
             conn.rooms[room_id] = {p: orjson.loads(u) for p, u in members.items() if p != conn.peer}
         return True
 
     async def _listen(self) -> None:
-        await self.channel_layer.group_add(events.peer_group(self.conn.peer), self.conn.channel)
-        await self.channel_layer.group_add(events.user_group(self.conn.user_id), self.conn.channel)
+        await self.join_group(events.peer_group(self.conn.peer), self.conn.channel)
+        await self.join_group(events.user_group(self.conn.user_id), self.conn.channel)
 
     # -- receive -------------------------------------------------------------------
     async def websocket_receive(self, message):
@@ -208,11 +249,11 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             history.writes.admit(room_id, conn.user_id)
         group = events.room_group(room_id)
         # Listen before taking the snapshot, so no peer-joined can fall between the two.
-        await self.channel_layer.group_add(group, conn.channel)
+        await self.join_group(group, conn.channel)
         members = await rooms.join(room_id, conn.peer, conn.user_json, admitted.max_peers)
         if members is None:
             if new:
-                await self.channel_layer.group_discard(group, conn.channel)
+                await self.leave_group(group, conn.channel)
             raise ProtocolError(ErrorCode.ROOM_FULL, f"the room is full ({admitted.max_peers} peers)", frame.id)
         others = {p: orjson.loads(u) for p, u in members.items() if p != conn.peer}
         conn.rooms[room_id] = others
@@ -227,7 +268,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         if frame.room not in self.conn.rooms:
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, "you are not in that room", frame.id)
         self.conn.rooms.pop(frame.room)
-        await self.channel_layer.group_discard(events.room_group(frame.room), self.conn.channel)
+        await self.leave_group(events.room_group(frame.room), self.conn.channel)
         if await rooms.leave(frame.room, self.conn.peer):
             await departures.announce_left(self.conn.peer, [frame.room], LeaveReason.LEAVE)
         await self.send_frame(protocol.left_frame(frame.room, frame.id))
@@ -255,7 +296,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
     async def relay(self, event: dict) -> None:
         conn = self.conn
         if event["sender"] != conn.peer and event["room"] in conn.rooms and conn.serving:
-            await self.send(text_data=event["text"])
+            await self.send_text(event["text"])
             metrics.RELAY_LATENCY.observe(time.time() - event["ts"])
 
     async def peer_joined(self, event: dict) -> None:
@@ -263,14 +304,14 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         if others is None or event["peer"] == self.conn.peer or not self.conn.serving:
             return
         others[event["peer"]] = event["user"]
-        await self.send(text_data=event["text"])
+        await self.send_text(event["text"])
 
     async def peer_left(self, event: dict) -> None:
         others = self.conn.rooms.get(event["room"])
         if others is None or event["peer"] == self.conn.peer or not self.conn.serving:
             return
         if others.pop(event["peer"], None) is not None:
-            await self.send(text_data=event["text"])
+            await self.send_text(event["text"])
 
     async def peer_replaced(self, event: dict) -> None:
         if event["by"] != self.conn.channel:
@@ -284,7 +325,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
     async def user_event(self, event: dict) -> None:
         """A frame for every connection of this user (call notifications)."""
         if event["skip"] != self.conn.channel and self.conn.serving:
-            await self.send(text_data=event["text"])
+            await self.send_text(event["text"])
 
     # -- close ---------------------------------------------------------------------
     async def server_close(self, code: CloseCode, reason: LeaveReason | None = None) -> None:

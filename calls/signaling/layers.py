@@ -11,6 +11,7 @@ Redis, but one write and one read per batch instead of per frame.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
@@ -62,9 +63,24 @@ class _CoalescingLoopLayer(RedisPubSubLoopLayer):
         super().__init__(*args, **kwargs)
         self._shards = [_CoalescingShard(shard.host, self) for shard in self._shards]
 
+    async def delete_channel(self, channel: str, groups: Iterable[str]) -> None:
+        """Forget a consumer's channel: its place in `groups`, its queue and its subscription.
+
+        channels-redis unsubscribes a channel only when a pending `receive` is cancelled; a
+        consumer whose last receive had already completed when it stopped stays subscribed
+        and keeps collecting messages. The consumer calls this when it ends, whatever ended it.
+        """
+        for group in groups:
+            await self.group_discard(group, channel)
+        if self.channels.pop(channel, None) is not None:
+            await self._get_shard(channel).unsubscribe(channel)
+
 
 class CoalescingPubSubChannelLayer(RedisPubSubChannelLayer):
     """Drop-in for RedisPubSubChannelLayer (same configuration, same wire format)."""
+
+    async def delete_channel(self, channel: str, groups: Iterable[str]) -> None:
+        await self._get_layer().delete_channel(channel, groups)
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()

@@ -95,6 +95,18 @@ def _when(timestamp: float) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
 
 
+def refresh_seconds(raw: str) -> int:
+    """The page's auto-refresh period: 0 (paused) or 5 to 300 s; anything but an integer gives the default 10.
+
+    Only this integer is ever rendered into the meta refresh, so `?refresh=0;url=…` cannot redirect.
+    """
+    try:
+        seconds = int(raw.strip())
+    except ValueError:
+        return 10
+    return 0 if seconds <= 0 else min(max(seconds, 5), 300)
+
+
 @admin.register(ActivePeer)
 class ActivePeerAdmin(admin.ModelAdmin):
     """Live peers of every process, from presence in Redis; no database table behind it."""
@@ -153,7 +165,7 @@ class ActivePeerAdmin(admin.ModelAdmin):
             "busiest": rooms.busiest(20),
             "filters": {"room": room, "user": username, "node": node},
             "can_disconnect": request.user.has_perm("calls.disconnect_peer"),
-            "refresh": request.GET.get("refresh", "10"),
+            "refresh": str(refresh_seconds(request.GET.get("refresh", ""))),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/calls/activepeer/active_peers.html", context)

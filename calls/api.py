@@ -15,7 +15,6 @@ from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -30,6 +29,7 @@ from calls.serializers import (
 )
 from calls.signaling import departures, metrics, presence_reads, rooms, tickets
 from calls.signaling.protocol import room_id_valid
+from calls.throttles import TurnThrottle, WriteThrottle
 
 
 def exception_handler(exc, context):
@@ -40,17 +40,6 @@ def exception_handler(exc, context):
         if isinstance(codes, str):
             response.data["code"] = codes
     return response
-
-
-class WriteThrottle(ScopedRateThrottle):
-    """Per-user throttle on writes only (rate: REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["writes"])."""
-
-    scope_attr = "throttle_scope"
-
-    def allow_request(self, request, view):
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return super().allow_request(request, view)
 
 
 class HasModelPermission(permissions.BasePermission):
@@ -216,12 +205,6 @@ class WsTicket(APIView):
             {"ticket": ticket, "expires_in": tickets.TICKET_TTL, "url": f"/ws/signal/?ticket={ticket}"},
             status=status.HTTP_201_CREATED,
         )
-
-
-class TurnThrottle(UserRateThrottle):
-    """Per user; rate REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["turn"] (TURN_THROTTLE_RATE)."""
-
-    scope = "turn"
 
 
 class TurnCredentials(APIView):

@@ -6,13 +6,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from calls import turn
+from calls import throttles, turn
 from calls.forms import RoomForm
-from calls.models import Call, Room, display_name, user_info
+from calls.models import Block, Call, Profile, Room, display_name, user_info
 from calls.signaling import presence_reads, protocol, rooms
 
 
@@ -37,7 +39,7 @@ def home(request):
             .select_related("profile")
             .order_by("username")[:20]
         )
-        online = presence_reads.online_users([p.pk for p in found])
+        online = presence_reads.online_users(_accepting_calls_from(user, found))
         people = [{"user": p, "name": display_name(p), "online": p.pk in online} for p in found]
     calls = (
         Call.objects.filter(Q(caller=user) | Q(callee=user))
@@ -51,8 +53,38 @@ def home(request):
     )
 
 
+def _accepting_calls_from(viewer, users) -> list[int]:
+    """Ids of `users` who would take a call from `viewer` (the rule of `calls.signaling.direct`):
+    only their presence is shown, so blocking someone or taking no calls also hides being online."""
+    blocked_viewer = set(Block.objects.filter(user__in=users, blocked=viewer).values_list("user_id", flat=True))
+    return [
+        u.pk
+        for u in users
+        if u.pk not in blocked_viewer and getattr(_profile(u), "calls_from", None) != Profile.CallsFrom.NOBODY
+    ]
+
+
+def _profile(user) -> Profile | None:
+    try:
+        return user.profile
+    except Profile.DoesNotExist:
+        return None
+
+
+def _too_many(request, reason: str, retry_after: int) -> HttpResponse:
+    response = render(
+        request, "calls/too_many_requests.html", {"reason": reason, "retry_after": retry_after}, status=429
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 @require_POST
 def room_create(request):
+    # The same per-user budget as POST /api/rooms/ (API_WRITE_THROTTLE_RATE).
+    wait = throttles.wait_for(throttles.WriteThrottle(), request, scope="writes")
+    if wait is not None:
+        return _too_many(request, "You are creating rooms too quickly.", wait)
     form = RoomForm(request.POST)
     if form.is_valid():
         room = form.save(commit=False)
@@ -73,10 +105,21 @@ def room_lock(request, room_id: str):
     room.locked = request.POST.get("locked") == "1"
     room.save(update_fields=["locked"])
     messages.success(request, f"Room “{room.name}” {'locked' if room.locked else 'unlocked'}.")
-    return redirect(request.POST.get("next") or "home")
+    return redirect(_local_next(request) or "home")
+
+
+def _local_next(request) -> str | None:
+    """The POST's `next` if it is a path on this site (never another host, scheme or a bare word)."""
+    target = request.POST.get("next", "")
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return None
+    return target
 
 
 @require_GET
+@never_cache
 def room(request, room_id: str):
     """The call page. Direct rooms admit their two participants; locked rooms those admitted before."""
     if not protocol.room_id_valid(room_id):
@@ -86,6 +129,10 @@ def room(request, room_id: str):
     if not room.admission(user).allowed:
         reason = "This call is private." if room.kind == Room.Kind.DIRECT else "This room is locked."
         return render(request, "calls/forbidden.html", {"reason": reason}, status=403)
+    # Each render hands out fresh TURN credentials: the same per-user budget as /api/turn-credentials/.
+    wait = throttles.wait_for(throttles.TurnThrottle(), request)
+    if wait is not None:
+        return _too_many(request, "You opened calls too often in a short time.", wait)
     call = Call.objects.filter(room=room).order_by("-created_at").first() if room.kind == Room.Kind.DIRECT else None
     config = {
         "room": room.pk,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
-from calls.forms import BlockForm, ProfileForm, SignupForm
+from calls.forms import BlockForm, ProfileForm, SignupForm, ThrottledAuthenticationForm
 from calls.models import Block, Profile
+from calls.throttles import KeyThrottle
 
 
 @login_not_required
@@ -25,6 +27,42 @@ def signup(request):
         messages.success(request, f"Welcome, {user.get_username()}.")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login with failed attempts limited per account and per address (429 past the limit)."""
+
+    form_class = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttled:
+            response.status_code = 429
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, sending at most a few mails per address and per client an hour.
+
+    Requests are counted whether or not an account has the address, so the refusal says
+    nothing about which addresses exist.
+    """
+
+    def form_valid(self, form):
+        limits = [
+            KeyThrottle("password_reset", form.cleaned_data["email"]),
+            KeyThrottle("password_reset_address", self.request.META.get("REMOTE_ADDR", "")),
+        ]
+        if any(limit.exceeded() for limit in limits):
+            form.add_error(None, "Too many reset requests. Check your mailbox, or try again later.")
+            response = self.form_invalid(form)
+            response.status_code = 429
+            response["Retry-After"] = str(max(limit.retry_after() for limit in limits))
+            return response
+        for limit in limits:
+            limit.record()
+        return super().form_valid(form)
 
 
 @require_http_methods(["GET", "POST"])

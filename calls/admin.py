@@ -20,10 +20,14 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from calls.forms import ThrottledAdminAuthenticationForm
 from calls.models import ActivePeer, Block, Call, PeerSession, Profile, Room
 from calls.signaling import departures, presence_reads, rooms
 
 _local = threading.local()
+
+# Failed admin sign-ins count against the same per-account and per-address limits as the site's.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(Room)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from calls.models import Profile, Room
+from calls.throttles import KeyThrottle
 
 
 class SignupForm(UserCreationForm):
@@ -24,6 +26,40 @@ class SignupForm(UserCreationForm):
         if get_user_model().objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("An account with this e-mail address already exists.")
         return email
+
+
+class SignInThrottleMixin:
+    """Refuses a sign-in for an account or a client address with too many recent failures.
+
+    The refusal comes before the password is checked (nothing to learn from it, no hashing
+    to pay for); only failed attempts are counted, so a user who signs in now and then
+    is never refused. For Django's authentication forms (the site's and the admin's).
+    """
+
+    throttled_message = "Too many failed sign-ins. Wait a while and try again, or reset your password."
+    throttled = False
+
+    def clean(self):
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request is not None else ""
+        limits = [KeyThrottle("login", self.cleaned_data.get("username") or ""), KeyThrottle("login_address", address)]
+        if any(limit.exceeded() for limit in limits):
+            self.throttled = True
+            raise forms.ValidationError(self.throttled_message, code="throttled")
+        try:
+            return super().clean()
+        except forms.ValidationError as error:
+            if error.code == "invalid_login":
+                for limit in limits:
+                    limit.record()
+            raise
+
+
+class ThrottledAuthenticationForm(SignInThrottleMixin, AuthenticationForm):
+    """The site's sign-in form."""
+
+
+class ThrottledAdminAuthenticationForm(SignInThrottleMixin, AdminAuthenticationForm):
+    """The admin's sign-in form, counted against the same limits as the site's."""
 
 
 class ProfileForm(forms.ModelForm):

@@ -19,11 +19,11 @@ urlpatterns = [
     path("profile/token/", accounts.token, name="profile-token"),
     path("profile/block/", accounts.block, name="profile-block"),
     path("profile/unblock/<int:block_id>/", accounts.unblock, name="profile-unblock"),
-    path("login/", public(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"),
+    path("login/", public(accounts.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
-    path("password/reset/", public(auth_views.PasswordResetView.as_view()), name="password_reset"),
+    path("password/reset/", public(accounts.PasswordResetView.as_view()), name="password_reset"),
     path("password/reset/sent/", public(auth_views.PasswordResetDoneView.as_view()), name="password_reset_done"),
     path(
         "password/reset/<uidb64>/<token>/",

@@ -345,6 +345,12 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "turn": os.environ.get("TURN_THROTTLE_RATE", "30/min"),
         "writes": os.environ.get("API_WRITE_THROTTLE_RATE", "60/min"),
+        # Sign-in and password reset (calls/throttles.py KeyThrottle): failures per account and per
+        # client address; reset mails per e-mail address and requests per client address.
+        "login": os.environ.get("LOGIN_THROTTLE_RATE", "10/hour"),
+        "login_address": os.environ.get("LOGIN_ADDRESS_THROTTLE_RATE", "30/hour"),
+        "password_reset": os.environ.get("PASSWORD_RESET_THROTTLE_RATE", "3/hour"),
+        "password_reset_address": os.environ.get("PASSWORD_RESET_ADDRESS_THROTTLE_RATE", "10/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -190,14 +190,16 @@ class WsTicket(APIView):
 
     @extend_schema(
         request=None,
-        responses=inline_serializer(
-            "WsTicket",
-            {
-                "ticket": serializers.CharField(),
-                "expires_in": serializers.IntegerField(),
-                "url": serializers.CharField(),
-            },
-        ),
+        responses={
+            201: inline_serializer(
+                "WsTicket",
+                {
+                    "ticket": serializers.CharField(),
+                    "expires_in": serializers.IntegerField(),
+                    "url": serializers.CharField(),
+                },
+            )
+        },
     )
     def post(self, request):
         ticket = tickets.issue(request.user.pk)

@@ -298,14 +298,18 @@ CHANNEL_LAYERS = {
 SIGNALING_MAX_FRAME = env_int("SIGNALING_MAX_FRAME", 64 * 1024)
 SIGNALING_RATE = env_float("SIGNALING_RATE", 50.0)  # frames per second, sustained
 SIGNALING_BURST = env_int("SIGNALING_BURST", 200)  # frames allowed at once
-SIGNALING_ABUSE_LIMIT = env_int("SIGNALING_ABUSE_LIMIT", 100)  # refusals in a row -> 4429
+SIGNALING_ABUSE_LIMIT = env_int("SIGNALING_ABUSE_LIMIT", 100)  # refusals within the window -> 4429
+SIGNALING_ABUSE_WINDOW = env_float("SIGNALING_ABUSE_WINDOW", 60.0)  # seconds refusals are counted over
 SIGNALING_HEARTBEAT = env_int("SIGNALING_HEARTBEAT", 90)  # seconds of silence before 4408
 SIGNALING_RESUME_GRACE = env_int("SIGNALING_RESUME_GRACE", 20)  # seconds
 SIGNALING_MAX_ROOMS = env_int("SIGNALING_MAX_ROOMS", 4)  # rooms one connection may join
-SIGNALING_MAX_CONNECTIONS = env_int("SIGNALING_MAX_CONNECTIONS", 0)  # per process; 0 = no cap
+SIGNALING_MAX_CONNECTIONS = env_int("SIGNALING_MAX_CONNECTIONS", 5000)  # per process; 0 = no cap
+SIGNALING_MAX_USER_CONNECTIONS = env_int("SIGNALING_MAX_USER_CONNECTIONS", 10)  # per user, all processes
+SIGNALING_MAX_PENDING = env_int("SIGNALING_MAX_PENDING", 4 * 1024 * 1024)  # bytes waiting for a slow reader
 SIGNALING_NODE_TTL = env_int("SIGNALING_NODE_TTL", 10)  # seconds a process lease lives
 SIGNALING_DRAIN_TIMEOUT = env_float("SIGNALING_DRAIN_TIMEOUT", 10.0)  # seconds to drain on SIGTERM
 ROOM_MAX_PEERS = env_int("ROOM_MAX_PEERS", 6)
+ROOM_MAX_PEERS_PER_USER = env_int("ROOM_MAX_PEERS_PER_USER", 2)  # connections of one user in one room
 CALL_RING_TIMEOUT = env_int("CALL_RING_TIMEOUT", 30)  # seconds before a call is missed
 CALL_RING_LIMIT = env_int("CALL_RING_LIMIT", 10)  # calls one user may place per minute
 CALL_ABANDON_AFTER = env_int("CALL_ABANDON_AFTER", 60)  # seconds an accepted call's room may stay empty

@@ -8,6 +8,7 @@ its state and two coroutines. Nothing here performs I/O.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -52,7 +53,7 @@ class Connection:
     writable: bool = True  # False once a write found the transport closed (the client went first)
     groups: set[str] = field(default_factory=set)  # channel-layer groups joined, left when it ends
     leave_reason: LeaveReason | None = None  # why the server closed it, for the others' peer-left
-    refusals: int = 0  # refused frames in a row
+    refusals: deque[float] | None = None  # when the latest refused frames were refused
     last_frame: float = 0.0  # monotonic, for the heartbeat check
     last_seen: float = 0.0  # wall clock, for presence
     last_seen_written: float = 0.0
@@ -119,10 +120,17 @@ class Connection:
             return self.leave_reason
         return LeaveReason.TIMEOUT if code == CloseCode.TIMEOUT else LeaveReason.DISCONNECT
 
-    def refused(self, limit: int) -> bool:
-        """Count a refused frame; True when there have been more than `limit` in a row."""
-        self.refusals += 1
-        return self.refusals > limit
+    def refused(self, limit: int, window: float) -> bool:
+        """Count a refused frame; True when more than `limit` were refused within `window` seconds.
+
+        Valid frames in between do not reset the count, so an abuser cannot stay connected
+        by mixing in a ping now and then.
+        """
+        if self.refusals is None:
+            self.refusals = deque(maxlen=limit + 1)
+        now = self.clock()
+        self.refusals.append(now)
+        return len(self.refusals) > limit and now - self.refusals[0] <= window
 
 
 class LocalConnection(Protocol):

@@ -124,8 +124,8 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         try:
             resumed = await self._resume((query.get("resume") or [""])[0])
-            if not resumed:
-                await self._new_peer()
+            if not resumed and not await self._new_peer():
+                return await self.refuse_connection(CloseCode.TOO_MANY_CONNECTIONS)
         except REDIS_ERRORS:
             logger.warning("redis unavailable at connect")
             return await self.refuse_connection(CloseCode.TRY_AGAIN_LATER)
@@ -154,15 +154,19 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         self.conn.begin_close()
         await self.close(code)
 
-    async def _new_peer(self) -> None:
+    async def _new_peer(self) -> bool:
+        """A new peer for this connection; False when its user has as many as allowed."""
         conn = self.conn
         peer, token = secrets.token_urlsafe(12), secrets.token_urlsafe(24)
-        await presence.attach(
-            peer, conn.user_id, conn.user_json, node.id, conn.channel, conn.ip, conn.user_agent, token
-        )
+        most = settings.SIGNALING_MAX_USER_CONNECTIONS
+        if not await presence.attach(
+            peer, conn.user_id, conn.user_json, node.id, conn.channel, conn.ip, conn.user_agent, token, most
+        ):
+            return False
         conn.opened(peer, token)
         await self._listen()
         history.writes.open_session(peer, conn.user_id, node.name, conn.ip, conn.user_agent)
+        return True
 
     async def _resume(self, token: str) -> bool:
         """Take over a dropped peer: same peer id and rooms, so the others see no churn."""
@@ -172,7 +176,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         resumed = await presence.resume(token, conn.user_id, node.id, conn.channel)
         if resumed is None:
             return False
-        conn.opened(resumed.peer, token)
+        conn.opened(resumed.peer, resumed.token)
         if resumed.old_conn:
             # The old connection may still be open somewhere (a half-dead TCP): retire it.
             await self.channel_layer.group_send(events.peer_group(conn.peer), events.peer_replaced(conn.channel))
@@ -194,15 +198,15 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             return
         received_at = conn.heard()
         text = message.get("text")
-        if text is None:
-            text = message.get("bytes") or b""
         try:
+            if text is None:
+                raise ProtocolError(ErrorCode.BINARY_FRAME, "frames are JSON text; binary messages are refused")
             limit = settings.SIGNALING_MAX_FRAME
-            if len(text) > limit or (len(text) * 4 > limit and isinstance(text, str) and len(text.encode()) > limit):
+            if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
                 raise ProtocolError(ErrorCode.TOO_LARGE, f"frames are limited to {limit} bytes")
             if not conn.bucket.take():
                 metrics.RATE_LIMITED.inc()
-                raise ProtocolError(ErrorCode.RATE_LIMITED, "too many frames; slow down")
+                raise ProtocolError(ErrorCode.RATE_LIMITED, "too many frames; slow down", protocol.peek_ref(text))
             await self.handle(protocol.parse(text), received_at)
         except ProtocolError as error:
             await self.refuse(error)
@@ -213,12 +217,10 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             # A server fault answers this one frame; the connection and everyone else carry on.
             logger.exception("failed to handle a frame")
             await self.send_error(ProtocolError(ErrorCode.UNAVAILABLE, "the server could not handle this frame"))
-        else:
-            conn.refusals = 0
 
     async def refuse(self, error: ProtocolError) -> None:
-        """Answer with an error frame; many refusals in a row close the connection (4429)."""
-        if self.conn.refused(settings.SIGNALING_ABUSE_LIMIT):
+        """Answer with an error frame; too many refusals within the abuse window close the connection (4429)."""
+        if self.conn.refused(settings.SIGNALING_ABUSE_LIMIT, settings.SIGNALING_ABUSE_WINDOW):
             logger.warning("closing abusive connection", extra={"peer": self.conn.peer, "code": str(error.code)})
             await self.server_close(CloseCode.ABUSE)
             return
@@ -250,11 +252,23 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         group = events.room_group(room_id)
         # Listen before taking the snapshot, so no peer-joined can fall between the two.
         await self.join_group(group, conn.channel)
-        members = await rooms.join(room_id, conn.peer, conn.user_json, admitted.max_peers)
+        try:
+            members = await rooms.join(
+                room_id, conn.peer, conn.user_json, admitted.max_peers, conn.user_id, settings.ROOM_MAX_PEERS_PER_USER
+            )
+        except rooms.TooManyOfUser:
+            members = None
+            error = ProtocolError(
+                ErrorCode.TOO_MANY_IN_ROOM,
+                f"you are in this room from {settings.ROOM_MAX_PEERS_PER_USER} connections already",
+                frame.id,
+            )
+        else:
+            error = ProtocolError(ErrorCode.ROOM_FULL, f"the room is full ({admitted.max_peers} peers)", frame.id)
         if members is None:
             if new:
                 await self.leave_group(group, conn.channel)
-            raise ProtocolError(ErrorCode.ROOM_FULL, f"the room is full ({admitted.max_peers} peers)", frame.id)
+            raise error
         others = {p: orjson.loads(u) for p, u in members.items() if p != conn.peer}
         conn.rooms[room_id] = others
         peers = [{"peer": p, "user": u} for p, u in others.items()]
@@ -303,6 +317,8 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         others = self.conn.rooms.get(event["room"])
         if others is None or event["peer"] == self.conn.peer or not self.conn.serving:
             return
+        if event["peer"] in others:
+            return  # already in this connection's `joined` snapshot: each arrival is told once
         others[event["peer"]] = event["user"]
         await self.send_text(event["text"])
 

@@ -13,6 +13,7 @@ Room membership itself is changed only by the Lua of `calls.signaling.rooms`.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -22,8 +23,12 @@ from calls.signaling import keys, rooms, store
 _MOVED = b"moved"
 _ATTEMPTS = 5
 
-# KEYS: peer, peer rooms, peers, user peers, node peers, resume. ARGV: peer, uid, user, node, conn, now, ip, ua, token
+# KEYS: peer, peer rooms, peers, user peers, node peers, resume.
+# ARGV: peer, uid, user, node, conn, now, ip, ua, token, most peers per user (0: any number)
+# Returns 1, or 0 when the user already has that many peers (checked and added atomically).
 _ATTACH = """
+local most = tonumber(ARGV[10])
+if most > 0 and redis.call('SCARD', KEYS[4]) >= most then return 0 end
 redis.call('HSET', KEYS[1], 'uid', ARGV[2], 'user', ARGV[3], 'node', ARGV[4], 'conn', ARGV[5],
   'connected_at', ARGV[6], 'last_seen', ARGV[6], 'ip', ARGV[7], 'ua', ARGV[8], 'resume', ARGV[9])
 redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
@@ -33,9 +38,10 @@ redis.call('SET', KEYS[6], ARGV[1])
 return 1
 """
 
-# KEYS: resume, peer, old node peers, new node peers, detached, peer rooms
-# ARGV: peer, uid, old node (as read), new node, conn, now
+# KEYS: resume, peer, old node peers, new node peers, detached, peer rooms, next resume
+# ARGV: peer, uid, old node (as read), new node, conn, now, next token
 # Returns {old conn, rooms...}, false (unknown or someone else's), or "moved".
+# A token works once: it is replaced by the next one.
 _RESUME = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
 local h = redis.call('HMGET', KEYS[2], 'uid', 'node', 'conn')
@@ -44,7 +50,10 @@ if (h[2] or '') ~= ARGV[3] then return 'moved' end
 redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('HSET', KEYS[2], 'node', ARGV[4], 'conn', ARGV[5], 'last_seen', ARGV[6], 'reason', '')
+redis.call('HSET', KEYS[2], 'node', ARGV[4], 'conn', ARGV[5], 'last_seen', ARGV[6], 'reason', '',
+  'resume', ARGV[7])
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[7], ARGV[1])
 local out = {h[3] or ''}
 for _, room in ipairs(redis.call('SMEMBERS', KEYS[6])) do table.insert(out, room) end
 return out
@@ -129,6 +138,7 @@ class Resumed:
     peer: str
     old_conn: str  # the connection that held it ("" when it was detached)
     rooms: list[str]
+    token: str  # the next resume token (the one used is spent)
 
 
 def _now() -> str:
@@ -136,9 +146,9 @@ def _now() -> str:
 
 
 async def attach(
-    peer: str, uid: int, user_json: str, node: str, conn: str, ip: str, ua: str, resume_token: str
-) -> None:
-    """Record a new peer held by connection `conn` on `node`."""
+    peer: str, uid: int, user_json: str, node: str, conn: str, ip: str, ua: str, resume_token: str, most: int = 0
+) -> bool:
+    """Record a new peer held by connection `conn` on `node`; False when the user has `most` peers already."""
     r = store.get_async()
     peer_keys = [
         keys.peer(peer),
@@ -148,14 +158,15 @@ async def attach(
         keys.node_peers(node),
         keys.resume(resume_token),
     ]
-    args = [peer, uid, user_json, node, conn, _now(), ip, ua[:400], resume_token]
-    await store.script(r, _ATTACH)(keys=peer_keys, args=args)
+    args = [peer, uid, user_json, node, conn, _now(), ip, ua[:400], resume_token, most]
+    return bool(await store.script(r, _ATTACH)(keys=peer_keys, args=args))
 
 
-async def resume(token: str, uid: int, node: str, conn: str) -> Resumed | None:
-    """Take over a peer by its resume token; None when it is unknown, removed or someone else's."""
+async def resume(token: str, uid: int, node: str, conn: str, next_token: str = "") -> Resumed | None:
+    """Take over a peer by its resume token, which a new one replaces; None when unknown or someone else's."""
     if not token or len(token) > 64:
         return None
+    next_token = next_token or secrets.token_urlsafe(24)
     r = store.get_async()
     for _ in range(_ATTEMPTS):
         raw = await r.get(keys.resume(token))
@@ -170,14 +181,16 @@ async def resume(token: str, uid: int, node: str, conn: str) -> Resumed | None:
             keys.node_peers(node),
             keys.detached(),
             keys.peer_rooms(peer),
+            keys.resume(next_token),
         ]
-        result = await store.script(r, _RESUME)(keys=script_keys, args=[peer, uid, old_node, node, conn, _now()])
+        args = [peer, uid, old_node, node, conn, _now(), next_token]
+        result = await store.script(r, _RESUME)(keys=script_keys, args=args)
         if result == _MOVED:
             continue
         if not result:
             return None
         values = [v.decode() for v in result]
-        return Resumed(peer, values[0], values[1:])
+        return Resumed(peer, values[0], values[1:], next_token)
     raise ScriptContention("resume")
 
 
@@ -298,3 +311,4 @@ async def expired_detached(now: float | None = None, limit: int = 500) -> list[s
     until = time.time() if now is None else now
     raw = await store.get_async().zrangebyscore(keys.detached(), "-inf", until, start=0, num=limit)
     return [p.decode() for p in raw]
+

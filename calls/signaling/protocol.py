@@ -45,6 +45,8 @@ class ErrorCode(StrEnum):
     CALL_NOT_FOUND = "call_not_found"  # no such call, or not one of the user's
     INVALID_STATE = "invalid_state"  # the call is not in a state that allows this
     UNAVAILABLE = "unavailable"  # a server-side dependency failed; try again
+    BINARY_FRAME = "binary_frame"  # a binary WebSocket message: frames are JSON text
+    TOO_MANY_IN_ROOM = "too_many_in_room"  # this user is in the room from as many connections as allowed
 
 
 class CloseCode(IntEnum):
@@ -56,13 +58,15 @@ class CloseCode(IntEnum):
     """
 
     GOING_AWAY = 4001  # retryable (1001): this process is shutting down; reconnect elsewhere
+    SLOW_READER = 4008  # retryable: the client read too slowly; too much was waiting for it
     SERVICE_RESTART = 4012  # retryable (1012): reconnect (and resume) now
     TRY_AGAIN_LATER = 4013  # retryable (1013): this process is full; back off
     UNAUTHENTICATED = 4401  # final: no logged-in user, or a bad/used ticket
     FORBIDDEN = 4403  # final: kicked by an administrator
     TIMEOUT = 4408  # retryable: silent for longer than the heartbeat window
     REPLACED = 4409  # final: the session was resumed on another connection
-    ABUSE = 4429  # final: too many refused frames in a row
+    ABUSE = 4429  # final: too many refused frames within the abuse window
+    TOO_MANY_CONNECTIONS = 4430  # final: this user already has as many connections as allowed
 
     @property
     def retryable(self) -> bool:
@@ -70,7 +74,15 @@ class CloseCode(IntEnum):
         return self in _RETRYABLE
 
 
-_RETRYABLE = frozenset({CloseCode.GOING_AWAY, CloseCode.SERVICE_RESTART, CloseCode.TRY_AGAIN_LATER, CloseCode.TIMEOUT})
+_RETRYABLE = frozenset(
+    {
+        CloseCode.GOING_AWAY,
+        CloseCode.SLOW_READER,
+        CloseCode.SERVICE_RESTART,
+        CloseCode.TRY_AGAIN_LATER,
+        CloseCode.TIMEOUT,
+    }
+)
 
 
 class ProtocolError(Exception):
@@ -274,6 +286,14 @@ def decode(text: str | bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.BAD_JSON, "frame must be a JSON object")
     return data
+
+
+def peek_ref(text: str | bytes) -> Ref:
+    """The `id` of a frame refused before parsing (rate limit), or None if it has no valid one."""
+    try:
+        return _ref(decode(text))
+    except ProtocolError:
+        return None
 
 
 def parse(text: str | bytes) -> Frame:

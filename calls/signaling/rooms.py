@@ -46,13 +46,23 @@ local function leave_room(members, peer_rooms, active, peer, room)
 end
 """
 
-# KEYS: room members, the peer's rooms, active rooms. ARGV: peer, user JSON, max peers, room id.
-# The capacity check, the insert and the snapshot of the members are one atomic step.
+# KEYS: room members, the peer's rooms, active rooms.
+# ARGV: peer, user JSON, max peers, room id, user id, most peers of one user (0: any number).
+# The capacity checks, the insert and the snapshot of the members are one atomic step.
+# Returns the members, false when the room is full, or -1 when the user has `most` peers in it.
 _JOIN = """
 local members, peer_rooms, active = KEYS[1], KEYS[2], KEYS[3]
 local peer, user, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if redis.call('HEXISTS', members, peer) == 0 then
   if redis.call('HLEN', members) >= max then return false end
+  local most, uid = tonumber(ARGV[6]), tonumber(ARGV[5])
+  if most > 0 then
+    local mine = 0
+    for _, other in ipairs(redis.call('HVALS', members)) do
+      if cjson.decode(other).id == uid then mine = mine + 1 end
+    end
+    if mine >= most then return -1 end
+  end
   redis.call('HSET', members, peer, user)
   redis.call('SADD', peer_rooms, ARGV[4])
   redis.call('ZINCRBY', active, 1, ARGV[4])
@@ -68,10 +78,22 @@ def _keys(room_id: str, peer: str) -> list[str]:
     return [keys.room_members(room_id), keys.peer_rooms(peer), keys.active_rooms()]
 
 
-async def join(room_id: str, peer: str, user_json: str, max_peers: int) -> dict[str, str] | None:
-    """Add `peer` to the room; the members (peer -> user JSON) including it, or None when full."""
+class TooManyOfUser(Exception):
+    """The user is in the room from as many connections as one user may be."""
+
+
+async def join(
+    room_id: str, peer: str, user_json: str, max_peers: int, user_id: int = 0, most_per_user: int = 0
+) -> dict[str, str] | None:
+    """Add `peer` to the room; the members (peer -> user JSON) including it, or None when full.
+
+    With `most_per_user`, raises TooManyOfUser when user `user_id` already has that many peers in it.
+    """
     r = store.get_async()
-    result = await store.script(r, _JOIN)(keys=_keys(room_id, peer), args=[peer, user_json, max_peers, room_id])
+    args = [peer, user_json, max_peers, room_id, user_id, most_per_user]
+    result = await store.script(r, _JOIN)(keys=_keys(room_id, peer), args=args)
+    if result == -1:
+        raise TooManyOfUser(room_id)
     if not result:
         return None
     it = iter(result)

@@ -71,8 +71,10 @@ async def test_a_consumer_that_fails_still_releases_its_peer_and_subscriptions(c
     assert subscriptions() == before
 
 
-async def test_connect_and_close_cycles_leave_no_subscription_behind(connect, make_user, room):
-    room.max_peers = 40  # the dropped ones stay in it for their resume window
+async def test_connect_and_close_cycles_leave_no_subscription_behind(connect, make_user, room, settings):
+    # the dropped ones stay (in the room, and as the user's peers) for their resume window
+    settings.SIGNALING_MAX_USER_CONNECTIONS = settings.ROOM_MAX_PEERS_PER_USER = 0
+    room.max_peers = 40
     await sync_to_async(room.save)()
     alice = await make_user("alice")
     a = await connect(alice)

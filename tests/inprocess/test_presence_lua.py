@@ -67,8 +67,8 @@ def interleave(monkeypatch, source: str, step, times: int = 1) -> list:
 async def test_resume_takes_over_a_live_peer_onto_another_node(redis):
     token = await attach("p1", node="n1", conn="c1")
     await rooms.join("r1", "p1", USER, 4)
-    resumed = await presence.resume(token, UID, "n2", "c2")
-    assert resumed == presence.Resumed("p1", "c1", ["r1"])
+    resumed = await presence.resume(token, UID, "n2", "c2", next_token="next")
+    assert resumed == presence.Resumed("p1", "c1", ["r1"], "next")
     assert await smembers(keys.node_peers("n1")) == set()
     assert await smembers(keys.node_peers("n2")) == {"p1"}
     assert (await field("p1", "node"), await field("p1", "conn")) == ("n2", "c2")
@@ -78,8 +78,8 @@ async def test_resume_takes_over_a_live_peer_onto_another_node(redis):
 async def test_resume_of_a_detached_peer_leaves_detached(redis):
     token = await attach("p1", node="n1", conn="c1")
     assert await presence.detach("p1", "c1", "n1", grace=20, reason="disconnect")
-    resumed = await presence.resume(token, UID, "n2", "c2")
-    assert resumed == presence.Resumed("p1", "", [])
+    resumed = await presence.resume(token, UID, "n2", "c2", next_token="next")
+    assert resumed == presence.Resumed("p1", "", [], "next")
     assert await detached_deadline("p1") is None
     assert await smembers(keys.node_peers("n2")) == {"p1"}
     assert await field("p1", "reason") == ""
@@ -96,7 +96,7 @@ async def test_resume_refuses_another_users_or_an_unknown_token(redis, token):
     assert await smembers(keys.node_peers("n2")) == set()
 
 
-async def test_resume_retries_when_the_peer_moved_between_read_and_script(redis, monkeypatch):
+async def test_of_two_resumes_racing_with_one_token_only_one_wins(redis, monkeypatch):
     token = await attach("p1", node="n1", conn="c1")
 
     async def another_process_resumes_first():
@@ -105,12 +105,21 @@ async def test_resume_retries_when_the_peer_moved_between_read_and_script(redis,
             assert (await presence.resume(token, UID, "n2", "c2")).old_conn == "c1"
 
     real_script = store.script
-    seen = interleave(monkeypatch, presence._RESUME, another_process_resumes_first)
-    resumed = await presence.resume(token, UID, "n3", "c3")
-    assert seen == [b"moved"]  # the first try found the peer on n2, not n1
-    assert resumed.old_conn == "c2"  # so the caller retires n2's connection, not n1's
-    assert await smembers(keys.node_peers("n2")) == set()
-    assert await smembers(keys.node_peers("n3")) == {"p1"}
+    interleave(monkeypatch, presence._RESUME, another_process_resumes_first)
+    assert await presence.resume(token, UID, "n3", "c3") is None  # the token was spent meanwhile
+    assert await presence.connection_of("p1") == "c2"
+    assert await smembers(keys.node_peers("n2")) == {"p1"}
+    assert await smembers(keys.node_peers("n3")) == set()
+
+
+async def test_a_resume_token_works_once_and_the_next_one_is_handed_back(redis):
+    token = await attach("p1", node="n1", conn="c1")
+    first = await presence.resume(token, UID, "n2", "c2", next_token="second-token")
+    assert first.peer == "p1" and first.token == "second-token"
+    assert await presence.resume(token, UID, "n3", "c3") is None
+    again = await presence.resume("second-token", UID, "n3", "c3")
+    assert again.peer == "p1" and again.old_conn == "c2" and again.token not in (token, "second-token")
+    assert await store.get_async().exists(keys.resume(token), keys.resume("second-token")) == 0
 
 
 # -- detach -----------------------------------------------------------------------------

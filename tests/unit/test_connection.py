@@ -89,6 +89,13 @@ def test_what_the_others_are_told():
     assert conn.departure_reason(CloseCode.FORBIDDEN) is LeaveReason.KICKED
 
 
-def test_refusals_in_a_row_cross_the_abuse_limit():
-    conn = make()
-    assert [conn.refused(limit=2) for _ in range(3)] == [False, False, True]
+def test_refusals_within_the_window_cross_the_abuse_limit_whatever_came_between():
+    mono = Clock(100.0)
+    conn = make(mono)
+    assert [conn.refused(limit=2, window=60) for _ in range(3)] == [False, False, True]
+    slow = make(mono)
+    outcomes = []
+    for _ in range(5):  # one refusal every 40 s: never three within a minute
+        outcomes.append(slow.refused(limit=2, window=60))
+        mono.now += 40
+    assert outcomes == [False] * 5

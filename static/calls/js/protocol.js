@@ -3,13 +3,14 @@
 export const PROTOCOL_VERSION = 1;
 
 // Close codes after which the client must not reconnect by itself.
-export const FINAL_CLOSE_CODES = new Set([4401, 4403, 4409, 4429]);
+export const FINAL_CLOSE_CODES = new Set([4401, 4403, 4409, 4429, 4430]);
 
 export const CLOSE_MESSAGES = {
   4401: "You are not logged in any more. Log in again to call.",
   4403: "An administrator disconnected you.",
   4409: "This call continues in another window.",
   4429: "Too many invalid messages; disconnected.",
+  4430: "You have this site open in too many windows. Close one, then reload this page.",
 };
 
 export const ERROR_MESSAGES = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -95,6 +96,30 @@ def close_session(peer: str, reason: str, room_ids: list[str]) -> None:
     if room_ids:
         changes["rooms"] = sorted(room_ids)
     sessions.update(**changes)
+
+
+@database_sync_to_async
+def recover_sessions(records: list[dict[str, str]]) -> int:
+    """Write the rows a killed process had not written yet (its batch died with it); returns how many.
+
+    `records` are its peers as presence kept them (`presence.peers_of_node`). Rows that
+    exist are left alone; the peers' departures then close the recovered rows as usual.
+    """
+    written = set(PeerSession.objects.filter(peer__in=[r["peer"] for r in records]).values_list("peer", flat=True))
+    rows = [
+        PeerSession(
+            peer=r["peer"],
+            user_id=int(r["uid"]),
+            node=r["node"],
+            opened_at=datetime.fromtimestamp(float(r["connected_at"]), tz=UTC) if r["connected_at"] else timezone.now(),
+            ip=r["ip"] or None,
+            user_agent=r["ua"][:400],
+        )
+        for r in records
+        if r["peer"] not in written
+    ]
+    _write_rows(rows, set())
+    return len(rows)
 
 
 async def session_closed(peer: str, reason: str, room_ids: list[str]) -> None:

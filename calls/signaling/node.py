@@ -47,6 +47,8 @@ class Job:
 class Node:
     """Process-wide state: the local connections, the lease and the maintenance loop."""
 
+    RETRY = 0.25  # seconds between ticks while Redis does not answer
+
     def __init__(self) -> None:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.name = os.environ.get("RTCSITE_NODE_NAME", socket.gethostname())
@@ -58,6 +60,7 @@ class Node:
         self._had_lease = False
         self._redis_down = False
         self._ticks = 0
+        self._renewed_at: float | None = None  # monotonic time of the last lease renewal
 
     # -- local connections ----------------------------------------------------------
     def register(self, handle: LocalConnection) -> None:
@@ -112,12 +115,21 @@ class Node:
             self._install_drain(loop)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
             try:
                 await self.tick()
             except Exception:
                 logger.exception("node maintenance failed")
-            await asyncio.sleep(self.interval)
+            if self._redis_down:
+                # Redis is away (or our pooled connection to it died in a restart): try again
+                # soon, so clients are sent back (4012) as soon as it answers, not a tick later.
+                due = loop.time() + min(self.interval, self.RETRY)
+            else:
+                # At a fixed rate: a slow tick (a long sweep) does not push the next renewal back.
+                due = max(due + self.interval, loop.time())
+            await asyncio.sleep(due - loop.time())
 
     def info(self) -> dict[str, str]:
         return {"name": self.name, "host": socket.gethostname(), "pid": str(os.getpid()), "started": str(_STARTED)}
@@ -133,6 +145,7 @@ class Node:
                 logger.warning("redis unreachable", extra={"error": str(exc)})
             self._redis_down = True
             return
+        self._note_renewal()
         lost = self._redis_down or (self._had_lease and not existed)
         self._had_lease, self._redis_down = True, False
         if lost:
@@ -150,6 +163,13 @@ class Node:
                 except Exception:
                     logger.exception("periodic job failed", extra={"job": job.name})
         self._ticks += 1
+
+    def _note_renewal(self) -> None:
+        """Warn when renewals come late: a lease that runs out on a live process gets its peers reaped."""
+        now = time.monotonic()
+        gap, self._renewed_at = (now - self._renewed_at if self._renewed_at is not None else 0.0), now
+        if gap > settings.SIGNALING_NODE_TTL / 2:
+            logger.warning("lease renewed late", extra={"gap": round(gap, 2), "ttl": settings.SIGNALING_NODE_TTL})
 
     # -- draining -----------------------------------------------------------------------
     def _install_drain(self, loop: asyncio.AbstractEventLoop) -> None:

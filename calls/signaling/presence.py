@@ -312,3 +312,24 @@ async def expired_detached(now: float | None = None, limit: int = 500) -> list[s
     raw = await store.get_async().zrangebyscore(keys.detached(), "-inf", until, start=0, num=limit)
     return [p.decode() for p in raw]
 
+
+async def peers_of_node(node: str) -> list[dict[str, str]]:
+    """A process's peers as presence knows them (peer, uid, ip, ua, connected_at, node name).
+
+    Read before reaping a dead process, whose last connection-history batch may have died with it.
+    """
+    r = store.get_async()
+    peer_ids = sorted(p.decode() for p in await r.smembers(keys.node_peers(node)))
+    fields = ["uid", "ip", "ua", "connected_at"]
+    pipe = r.pipeline(transaction=False)
+    pipe.hget(keys.node_info(node), "name")
+    for peer in peer_ids:
+        pipe.hmget(keys.peer(peer), fields)
+    name, *rows = await pipe.execute()
+    name = name.decode() if name is not None else node
+    records = []
+    for peer, values in zip(peer_ids, rows, strict=True):
+        if values[0] is not None:
+            record = {f: (v.decode() if v is not None else "") for f, v in zip(fields, values, strict=True)}
+            records.append({"peer": peer, "node": name, **record})
+    return records

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from calls.signaling import sweeps
+from calls.signaling import backpressure, sweeps
 from calls.signaling.node import node
 
 
@@ -17,4 +17,7 @@ class NodeLifecycle:
 
     async def __call__(self, scope, receive, send):
         node.ensure_started()
+        if scope["type"] == "websocket":
+            # Middleware wraps `send`; the consumer finds the server's transport here instead.
+            scope = {**scope, backpressure.SCOPE_KEY: backpressure.transport_of(send)}
         return await self.app(scope, receive, send)

@@ -26,7 +26,7 @@ from django.conf import settings
 from calls.logs import context_id, new_id
 from calls.models import user_info
 from calls.net import client_address
-from calls.signaling import departures, direct, events, history, metrics, presence, protocol, rooms
+from calls.signaling import backpressure, departures, direct, events, history, metrics, presence, protocol, rooms
 from calls.signaling.auth import header
 from calls.signaling.connection import Connection
 from calls.signaling.node import node
@@ -37,10 +37,15 @@ from calls.signaling.store import REDIS_ERRORS
 logger = logging.getLogger("calls.signaling")
 
 
+# Seconds a slow reader's close frame may take before its transport is cut.
+SLOW_READER_GRACE = 1.0
+
+
 class SignalingConsumer(AsyncWebsocketConsumer):
     """One browser tab (or client) connected to /ws/signal/."""
 
     conn: Connection
+    transport = None  # daphne's transport, to see how much waits for the client (backpressure)
 
     # -- plumbing ------------------------------------------------------------------
     async def __call__(self, scope, receive, send):
@@ -95,6 +100,23 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=text)
         except TransportClosed:
             self.conn.writable = False  # its websocket.disconnect follows and cleans up
+            return
+        if self.transport is not None and backpressure.pending_bytes(self.transport) > settings.SIGNALING_MAX_PENDING:
+            await self.too_slow()
+
+    async def too_slow(self) -> None:
+        """The client stopped reading: close 4008 (kept for resume) and drop what waits for it.
+
+        The close frame queues behind what the client has not read, so the transport is cut a
+        moment later whatever happens: the process never holds more than the cap for anyone.
+        """
+        transport = self.transport
+        pending = backpressure.pending_bytes(transport)
+        logger.warning("closing a slow reader", extra={"peer": self.conn.peer, "pending": pending})
+        metrics.SLOW_READERS.inc()
+        await self.server_close(CloseCode.SLOW_READER)
+        self.conn.writable = False
+        asyncio.get_running_loop().call_later(SLOW_READER_GRACE, transport.abortConnection)
 
     async def send_frame(self, frame: dict) -> None:
         await self.send_text(protocol.encode(frame))
@@ -132,6 +154,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         node.register(self)
         metrics.CONNECTS.labels(str(resumed).lower()).inc()
         await self.accept()
+        self.transport = self.scope.get(backpressure.SCOPE_KEY)
         hello = protocol.hello_frame(
             conn.peer,
             conn.user,
@@ -252,23 +275,16 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         group = events.room_group(room_id)
         # Listen before taking the snapshot, so no peer-joined can fall between the two.
         await self.join_group(group, conn.channel)
+        most = settings.ROOM_MAX_PEERS_PER_USER
         try:
-            members = await rooms.join(
-                room_id, conn.peer, conn.user_json, admitted.max_peers, conn.user_id, settings.ROOM_MAX_PEERS_PER_USER
-            )
+            members = await rooms.join(room_id, conn.peer, conn.user_json, admitted.max_peers, conn.user_id, most)
+            refusal = (ErrorCode.ROOM_FULL, f"the room is full ({admitted.max_peers} peers)")
         except rooms.TooManyOfUser:
-            members = None
-            error = ProtocolError(
-                ErrorCode.TOO_MANY_IN_ROOM,
-                f"you are in this room from {settings.ROOM_MAX_PEERS_PER_USER} connections already",
-                frame.id,
-            )
-        else:
-            error = ProtocolError(ErrorCode.ROOM_FULL, f"the room is full ({admitted.max_peers} peers)", frame.id)
+            members, refusal = None, (ErrorCode.TOO_MANY_IN_ROOM, f"you are in this room from {most} connections")
         if members is None:
             if new:
                 await self.leave_group(group, conn.channel)
-            raise error
+            raise ProtocolError(*refusal, frame.id)
         others = {p: orjson.loads(u) for p, u in members.items() if p != conn.peer}
         conn.rooms[room_id] = others
         peers = [{"peer": p, "user": u} for p, u in others.items()]

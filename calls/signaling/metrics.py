@@ -23,6 +23,7 @@ LEAVES = Counter("rtc_leaves", "Room departures", ["reason"])
 RELAYED = Counter("rtc_relayed_frames", "Relayed offer/answer/candidate frames, counted at the sender", ["type"])
 ERRORS = Counter("rtc_errors", "Error frames sent, by code", ["code"])
 RATE_LIMITED = Counter("rtc_rate_limited", "Frames refused by the per-connection rate limit")
+SLOW_READERS = Counter("rtc_slow_readers", "Connections closed because too much waited for the client to read it")
 RELAY_LATENCY = Histogram(
     "rtc_relay_latency_seconds",
     "Time from a frame's arrival at the sender's process to its delivery by the receiver's",

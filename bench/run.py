@@ -59,6 +59,9 @@ def server_env(work: Path, redis: devstack.Redis) -> dict[str, str]:
         "SIGNALING_RATE": "100000",
         "SIGNALING_BURST": "100000",
         "SIGNALING_MAX_CONNECTIONS": "0",
+        # the generator shares a few users among many connections
+        "SIGNALING_MAX_USER_CONNECTIONS": "0",
+        "ROOM_MAX_PEERS_PER_USER": "0",
         "LOG_LEVEL": "WARNING",
     }
 
@@ -157,7 +160,6 @@ def relay_config(urls: list[str], seeded: dict, pairs: int, rates: list[int], du
     return {
         "mode": "relay",
         "servers": urls,
-        "origin": "http://127.0.0.1",
         "sessions": seeded["sessions"],
         "rooms": seeded["rooms"],
         "pairs": pairs,
@@ -204,7 +206,7 @@ def scenario_memory(bench: Bench, connections: int = 2000) -> dict:
             print(f"  {result['ready']} idle connections: RSS {before} -> {after} KiB, "
                   f"{growth / result['ready']:.1f} KiB per connection", flush=True)  # fmt: skip
 
-    config = {"mode": "idle", "servers": bench.urls(), "origin": "http://127.0.0.1", "sessions": seeded["sessions"],
+    config = {"mode": "idle", "servers": bench.urls(), "sessions": seeded["sessions"],
               "connections": connections, "hold": 6, "batch": 200}  # fmt: skip
     loadgen(config, bench.work, on_line)
     return measured
@@ -212,7 +214,7 @@ def scenario_memory(bench: Bench, connections: int = 2000) -> dict:
 
 def scenario_joins(bench: Bench, peers: int = 1000, per_room: int = 5) -> dict:
     seeded = bench.seed(200, peers // per_room, max_peers=per_room)
-    config = {"mode": "joins", "servers": bench.urls(), "origin": "http://127.0.0.1", "sessions": seeded["sessions"],
+    config = {"mode": "joins", "servers": bench.urls(), "sessions": seeded["sessions"],
               "rooms": seeded["rooms"], "peers": peers}  # fmt: skip
     return loadgen(config, bench.work, show)[-1]
 

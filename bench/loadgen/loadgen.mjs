@@ -12,7 +12,8 @@ function open(url, session) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, {
       headers: session ? { Cookie: `sessionid=${session}` } : {},
-      origin: config.origin,
+      // The page's own origin: the server compares scheme, host and port.
+      origin: config.origin ?? new URL(url).origin.replace(/^ws/, "http"),
       perMessageDeflate: false,
     });
     const peer = { ws, id: null, waiters: [], onFrame: null };

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
-from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
 
+from calls.net import is_trusted_proxy
 from calls.signaling import tickets
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @database_sync_to_async
@@ -32,8 +38,9 @@ def header(scope, name: bytes) -> str | None:
 class SignalingAuthStack:
     """Authenticates a WebSocket handshake.
 
-    - With an `Origin` header, it must match ALLOWED_HOSTS (else the handshake is refused
-      with 403), and the user comes from the session cookie.
+    - With an `Origin` header, it must be one of the site's origins, scheme, host and port
+      (`valid_origin`; else the handshake is refused with 403), and the user comes from
+      the session cookie.
     - With `?ticket=T`, the user comes from the one-time ticket (non-browser clients);
       no Origin is needed and cookies are ignored.
     - Without either, the handshake is refused.
@@ -41,27 +48,67 @@ class SignalingAuthStack:
     """
 
     def __init__(self, inner) -> None:
-        self.cookie_app = AllowedHostsOriginValidator(AuthMiddlewareStack(inner))
+        self.cookie_app = AuthMiddlewareStack(inner)
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         ticket = (query.get("ticket") or [None])[0]
         if ticket is None:
-            if header(scope, b"origin") is None:
+            if not valid_origin(scope):
                 return await WebsocketDenier()(scope, receive, send)
             return await self.cookie_app(scope, receive, send)
-        if header(scope, b"origin") is not None:
+        if header(scope, b"origin") is not None and not valid_origin(scope):
             # A browser presenting a ticket must still come from one of our origins.
-            validator = AllowedHostsOriginValidator(self.inner)
-            if not validator.valid_origin(_parse_origin(scope)):
-                return await WebsocketDenier()(scope, receive, send)
+            return await WebsocketDenier()(scope, receive, send)
         user_id = await tickets.redeem(ticket)
         user = await _load_user(user_id) if user_id is not None else AnonymousUser()
         headers = [(k, v) for k, v in scope.get("headers", ()) if k != b"cookie"]
         return await self.inner({**scope, "headers": headers, "user": user, "auth": "ticket"}, receive, send)
 
 
-def _parse_origin(scope):
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) origin, the default port filled in; None if it is not one."""
+    try:
+        parts = urlsplit(url.strip().lower())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port or _DEFAULT_PORTS[parts.scheme]
+
+
+def request_origin(scope) -> tuple[str, str, int] | None:
+    """The origin the client addressed: its `Host` (one of ALLOWED_HOSTS) and scheme.
+
+    The scheme is the connection's own, or `X-Forwarded-Proto` when the direct peer is a
+    trusted proxy (nginx terminating TLS), as the HTTP middleware decides.
+    """
+    host = header(scope, b"host")
+    if not host or not validate_host(split_domain_port(host)[0], settings.ALLOWED_HOSTS):
+        return None
+    scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    client = scope.get("client") or (None,)
+    forwarded = header(scope, b"x-forwarded-proto")
+    if forwarded and is_trusted_proxy(client[0]):
+        scheme = forwarded.split(",")[0].strip().lower()
+    return _origin(f"{scheme}://{host}")
+
+
+def valid_origin(scope) -> bool:
+    """True when `Origin` is the site's own origin or one of CSRF_TRUSTED_ORIGINS (scheme, host and port)."""
     value = header(scope, b"origin")
-    return urlparse(value) if value else None
+    origin = _origin(value) if value else None
+    if origin is None:
+        return False
+    if origin == request_origin(scope):
+        return True
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        if "*" in trusted:  # Django's form: https://*.example.com matches its subdomains
+            parts = urlsplit(trusted.lower())
+            if parts.scheme == origin[0] and is_same_domain(urlsplit(value.lower()).netloc, parts.netloc[1:]):
+                return True
+        elif _origin(trusted) == origin:
+            return True
+    return False

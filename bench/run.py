@@ -93,12 +93,12 @@ print(json.dumps({"sessions": sessions, "rooms": rooms}))
 class Bench:
     """Redis and two daphne processes, stopped by PID at exit."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, extra_env: dict[str, str] | None = None) -> None:
         self.work = work
         self.stack = devstack.Stack()
         self.redis = devstack.start_redis(work)
         self.stack.add(self.redis.proc)
-        self.env = server_env(work, self.redis)
+        self.env = {**server_env(work, self.redis), **(extra_env or {})}
         devstack.manage(["migrate", "--noinput", "-v", "0"], self.env)
         self.nodes = []
         for i in range(2):

@@ -55,6 +55,22 @@ def display_name(user) -> str:
         return user.get_username()
 
 
+def accepting_calls_from(caller, users) -> set[int]:
+    """Ids of `users` who take calls from `caller`: the rule for ringing them and for showing them online.
+
+    Someone who takes calls from nobody, or who blocked the caller, is neither rung nor seen online.
+    """
+    blocking = set(Block.objects.filter(user__in=users, blocked=caller).values_list("user_id", flat=True))
+    return {user.pk for user in users if user.pk not in blocking and _calls_from(user) != Profile.CallsFrom.NOBODY}
+
+
+def _calls_from(user) -> str:
+    try:
+        return user.profile.calls_from
+    except Profile.DoesNotExist:
+        return Profile.CallsFrom.EVERYONE
+
+
 def user_info(user) -> dict[str, Any]:
     """What a user looks like in frames and in the call page's configuration."""
     return protocol.user_info(user.pk, user.get_username(), display_name(user))

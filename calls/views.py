@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from calls import throttles, turn
 from calls.forms import RoomForm
-from calls.models import Block, Call, Profile, Room, display_name, user_info
+from calls.models import Call, Room, accepting_calls_from, display_name, user_info
 from calls.signaling import presence_reads, protocol, rooms
 
 
@@ -39,7 +39,8 @@ def home(request):
             .select_related("profile")
             .order_by("username")[:20]
         )
-        online = presence_reads.online_users(_accepting_calls_from(user, found))
+        # only those who would take a call from the viewer show as online
+        online = presence_reads.online_users(sorted(accepting_calls_from(user, found)))
         people = [{"user": p, "name": display_name(p), "online": p.pk in online} for p in found]
     calls = (
         Call.objects.filter(Q(caller=user) | Q(callee=user))
@@ -51,24 +52,6 @@ def home(request):
         "calls/home.html",
         {"rooms": my_rooms, "room_form": RoomForm(), "query": query, "people": people, "calls": calls},
     )
-
-
-def _accepting_calls_from(viewer, users) -> list[int]:
-    """Ids of `users` who would take a call from `viewer` (the rule of `calls.signaling.direct`):
-    only their presence is shown, so blocking someone or taking no calls also hides being online."""
-    blocked_viewer = set(Block.objects.filter(user__in=users, blocked=viewer).values_list("user_id", flat=True))
-    return [
-        u.pk
-        for u in users
-        if u.pk not in blocked_viewer and getattr(_profile(u), "calls_from", None) != Profile.CallsFrom.NOBODY
-    ]
-
-
-def _profile(user) -> Profile | None:
-    try:
-        return user.profile
-    except Profile.DoesNotExist:
-        return None
 
 
 def _too_many(request, reason: str, retry_after: int) -> HttpResponse:

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from calls.models import Block, Call, Profile, Room, display_name, user_info
+from calls.models import Call, Room, accepting_calls_from, display_name, user_info
 from calls.signaling import events, keys, metrics, protocol, rooms, store
 from calls.signaling.protocol import ErrorCode, ProtocolError
 
@@ -67,10 +67,7 @@ def place(caller, username: str, ref: protocol.Ref) -> Call:
     callee = get_user_model().objects.filter(username=username, is_active=True).first()
     if callee is None or callee.pk == caller.pk:
         raise ProtocolError(ErrorCode.USER_NOT_FOUND, "no such user to call", ref)
-    if (
-        Profile.for_user(callee).calls_from == Profile.CallsFrom.NOBODY
-        or Block.objects.filter(user=callee, blocked=caller).exists()
-    ):
+    if callee.pk not in accepting_calls_from(caller, [callee]):
         raise ProtocolError(ErrorCode.FORBIDDEN, "this user does not accept your calls", ref)
     attempts_key = keys.ring_attempts(caller.pk)
     redis = store.get_sync()

@@ -40,6 +40,7 @@ def main() -> int:
             DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}",
             REDIS_URL=redis.url,
             RTCSITE_VAR_DIR=str(work),
+            DJANGO_STATIC_ROOT=str(work / "static"),
             RTCSITE_FAST_PASSWORD_HASHER="1",
             LOG_LEVEL="WARNING",
         )
@@ -53,6 +54,7 @@ def main() -> int:
         from calls.signaling import keys, store
 
         call_command("migrate", verbosity=0)
+        call_command("collectstatic", verbosity=0, interactive=False)  # pages link hashed names
         admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
         r = store.get_sync()
         now = time.time()

@@ -69,10 +69,11 @@ def start_cluster(
         shutil.rmtree(prom, ignore_errors=True)
         prom.mkdir(parents=True)
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(prom))
-        static_root = workdir / "static"
+        # nginx serves the collected files and the daphnes link their hashed names.
+        static_root = Path(env.setdefault("DJANGO_STATIC_ROOT", str(workdir / "static")))
         if migrate:
             manage(["migrate", "--noinput", "-v", "0"], env)
-        manage(["collectstatic", "--noinput", "-v", "0"], {**env, "DJANGO_STATIC_ROOT": str(static_root)})
+        collect_static(static_root, env)
         daphnes = start_daphnes(workdir, env, [f"daphne-{i + 1}" for i in range(nodes)])
         for daphne in daphnes:
             stack.add(daphne.proc)
@@ -99,12 +100,19 @@ def start_single(var_dir: Path, env: dict[str, str], host: str, port: int) -> Cl
             env["TURN_SECRETS"], env["TURN_URLS"] = turn.secret, ",".join(turn.urls)
         env.setdefault("METRICS_ALLOWED", "127.0.0.1,::1")  # off by default in the settings
         manage(["migrate", "--noinput", "-v", "0"], env)
+        env.setdefault("DJANGO_STATIC_ROOT", str(var_dir / "static"))
+        collect_static(Path(env["DJANGO_STATIC_ROOT"]), env)
         daphne = start_daphne(var_dir, env, port=port, host=host, name="daphne")
         stack.add(daphne.proc)
     except BaseException:
         stack.stop()
         raise
     return Cluster(stack, [daphne], port, "http", redis, turn)
+
+
+def collect_static(static_root: Path, env: dict[str, str]) -> None:
+    """`manage.py collectstatic` into `static_root`: hashed names, which production pages link."""
+    manage(["collectstatic", "--noinput", "-v", "0"], {**env, "DJANGO_STATIC_ROOT": str(static_root)})
 
 
 def manage(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:

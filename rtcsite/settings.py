@@ -70,15 +70,12 @@ if not SECRET_KEY:
 
 def weak_secret_key(key: str) -> str | None:
     """Why `key` is not fit for production (too short, too repetitive, a placeholder), or None."""
+    placeholder = next((w for w in ("change", "example", "placeholder", "django-insecure") if w in key.lower()), None)
     if len(key) < 50:
         return f"is {len(key)} characters long; at least 50 are required"
     if len(set(key)) < 5:
         return "has fewer than 5 distinct characters"
-    lowered = key.lower()
-    for word in ("change", "example", "placeholder", "django-insecure"):
-        if word in lowered:
-            return f"contains {word!r}, so it looks like a placeholder"
-    return None
+    return f"contains {placeholder!r}, so it looks like a placeholder" if placeholder else None
 
 
 if not DEBUG and (_weakness := weak_secret_key(SECRET_KEY)):
@@ -191,11 +188,13 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Hashed names (rtcsite/storage.py): `manage.py collectstatic` must run before a
+    # production process starts (DEBUG on, pages link the unhashed files instead).
+    "staticfiles": {"BACKEND": "rtcsite.storage.StaticFilesStorage"},
 }
-# Serve straight from the app's static folders when collectstatic has not been run,
-# so `daphne rtcsite.asgi:application` works from a fresh checkout.
-WHITENOISE_USE_FINDERS = True
+# In development (DEBUG on) serve straight from the app's static folders, so
+# `make run` works from a fresh checkout.
+WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # ---------------------------------------------------------------------------
@@ -232,17 +231,11 @@ SESSION_COOKIE_HTTPONLY = True
 # the signaling WebSocket (rtcsite.csp adds ws:// and wss:// of the request's host).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        **{name: ["'self'"] for name in ("default-src", "script-src", "style-src", "connect-src", "font-src")},
         "img-src": ["'self'", "data:"],
         "media-src": ["'self'", "blob:", "mediastream:"],
-        "connect-src": ["'self'"],
-        "font-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'none'"],
+        **{name: ["'none'"] for name in ("object-src", "base-uri", "frame-ancestors")},
         "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
     }
 }
 

@@ -75,7 +75,15 @@ ClusterFactory = Callable[..., Servers]
 
 
 @pytest.fixture(scope="session")
-def cluster_factory(redis_server, django_db_setup) -> ClusterFactory:
+def collected_static(tmp_path_factory) -> Path:
+    """`collectstatic` run once: the hashed static files every daphne of the run serves."""
+    root = tmp_path_factory.mktemp("static")
+    devstack.collect_static(root, {"DJANGO_SETTINGS_MODULE": "rtcsite.settings", "DJANGO_DEBUG": "1"})
+    return root
+
+
+@pytest.fixture(scope="session")
+def cluster_factory(redis_server, django_db_setup, collected_static) -> ClusterFactory:
     """`cluster_factory(request, workdir, nodes=2, name=..., proxy=False, coturn=False, **env)`.
 
     Starts daphne processes sharing the test database and Redis (behind nginx with TLS
@@ -95,7 +103,7 @@ def cluster_factory(redis_server, django_db_setup) -> ClusterFactory:
     ) -> Servers:
         group = ServerGroup(request, request.session.testsfailed)
         request.addfinalizer(group.finish)
-        environment = server_env(redis_server, workdir, **env)
+        environment = server_env(redis_server, workdir, DJANGO_STATIC_ROOT=str(collected_static), **env)
         if proxy:
             cluster = devstack.start_cluster(workdir, environment, nodes=nodes, coturn=coturn)
             daphne_procs = {id(daphne.proc) for daphne in cluster.daphnes}

@@ -24,3 +24,8 @@ DATABASES["default"]["TEST"] = {"NAME": str(TEST_DB_PATH)}
 
 # The in-process test client's cache: the session Redis is only known once a fixture starts it.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# In-process pages link unhashed static names, so these tests need no collectstatic; the
+# daphne processes of the servers and browser tiers serve hashed names from a collected
+# STATIC_ROOT (tests/conftest.py `collected_static`).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

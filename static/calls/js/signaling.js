@@ -1,6 +1,9 @@
 // The signaling WebSocket: reconnects with exponential backoff and jitter, resumes its
 // peer (`?resume=`), pings within the heartbeat window, and answers requests by `ref`.
-import { FINAL_CLOSE_CODES } from "./protocol.js";
+// A server speaking a newer protocol than this page (its `hello`) ends signaling: the page
+// shows a reload banner and emits `outdated` instead of `hello`.
+import { showReloadBanner } from "./outdated.js";
+import { FINAL_CLOSE_CODES, PROTOCOL_VERSION } from "./protocol.js";
 
 export class Signaling extends EventTarget {
   constructor(path = "/ws/signal/") {
@@ -16,6 +19,7 @@ export class Signaling extends EventTarget {
     this.stopped = false;
     this.pingTimer = null;
     this.retryTimer = null;
+    this.outdated = false;
   }
 
   connect() {
@@ -72,6 +76,10 @@ export class Signaling extends EventTarget {
     } catch {
       return;
     }
+    if (frame.type === "hello" && frame.protocol > PROTOCOL_VERSION) {
+      this.#refuseNewerServer(frame.protocol);
+      return;
+    }
     if (frame.type === "hello") {
       const resumed = frame.resumed && frame.peer === this.peer;
       this.peer = frame.peer;
@@ -95,6 +103,14 @@ export class Signaling extends EventTarget {
     }
     this.#emit(frame.type, frame);
     this.#emit("frame", frame);
+  }
+
+  // Stop for good (a clean close, so the server forgets the peer at once) and ask for a reload.
+  #refuseNewerServer(serverVersion) {
+    this.outdated = true;
+    this.close();
+    showReloadBanner();
+    this.#emit("outdated", { server: serverVersion, page: PROTOCOL_VERSION });
   }
 
   #onClose(ws, event) {

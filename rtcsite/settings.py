@@ -264,18 +264,27 @@ if REDIS_SENTINELS:
 else:
     _layer_hosts = [{"address": url, **({"password": REDIS_PASSWORD} if REDIS_PASSWORD else {})} for url in REDIS_URLS]
 
-# The cache holds API throttle counters; shared in Redis so every process counts the same.
+# The cache holds throttle counters; shared in Redis so every process counts the same, with
+# Sentinel too (django-redis finds the master through the Sentinels, as the channel layer does).
+_cache_options: dict = {"PASSWORD": REDIS_PASSWORD} if REDIS_PASSWORD else {}
 if REDIS_SENTINELS:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URLS[0],
-            "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
-            "OPTIONS": {"password": REDIS_PASSWORD} if REDIS_PASSWORD else {},
-        }
+    _cache_location = f"redis://{REDIS_SENTINEL_MASTER}/0"  # the host part names the Sentinel master
+    _cache_options |= {
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
+        "SENTINELS": REDIS_SENTINELS,
     }
+else:
+    _cache_location = REDIS_URLS[0]
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": _cache_location,
+        "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
+        "OPTIONS": _cache_options,
+    }
+}
 
 CHANNEL_LAYERS = {
     "default": {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+
 import pytest
 import redis as redis_client
 from asgiref.sync import sync_to_async
@@ -46,3 +48,21 @@ async def test_two_processes_relay_through_a_sentinel_managed_redis(sentinel, cl
     direct.close()
     await a.close()
     await b.close()
+
+
+def test_throttles_count_across_processes_through_sentinel(sentinel, cluster_factory, tmp_path, request):
+    """The throttle cache lives in the Sentinel-managed master: two processes share one count."""
+    master, port = sentinel
+    nodes = cluster_factory(request, tmp_path, name="sent", REDIS_SENTINELS=f"127.0.0.1:{port}",
+                            REDIS_SENTINEL_MASTER="rtcsite", TURN_THROTTLE_RATE="4/min")  # fmt: skip
+    _, cookie = make_user("alice")
+    statuses = []
+    for i in range(6):  # alternately on each process
+        conn = http.client.HTTPConnection("127.0.0.1", nodes[i % 2].port, timeout=10)
+        conn.request("GET", "/api/turn-credentials/", headers={"Cookie": f"sessionid={cookie}"})
+        statuses.append(conn.getresponse().status)
+        conn.close()
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    direct = redis_client.Redis(host="127.0.0.1", port=master.port)
+    assert direct.keys("rtc:cache:*throttle*")
+    direct.close()

@@ -177,7 +177,7 @@ class Yardstick:
     system = "yardstick"
 
     def __init__(self, work: Path, processes: int = 2) -> None:
-        self.work = work / "yardstick"
+        self.work = work
         self.stack = devstack.Stack()
         self.ports: list[int] = []
         self.procs: list[devstack.Proc] = []

@@ -69,13 +69,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   echo "$digest" >"$stamp"
 fi
 
-# ---- Node load generator for the benchmark smoke test ------------------------
+# ---- Node load generator and the yardstick, for the benchmark smoke tests -----
 if [ "$mode" = test ]; then
-  lock=bench/loadgen/package-lock.json
-  lockstamp=bench/loadgen/node_modules/.installed
-  if [ ! -f "$lockstamp" ] || [ "$(sha256sum <"$lock")" != "$(cat "$lockstamp")" ]; then
-    say "installing the benchmark's load generator (npm ci)"
-    (cd bench/loadgen && npm ci --silent --no-audit --no-fund)
-    sha256sum <"$lock" >"$lockstamp"
-  fi
+  for dir in bench/loadgen bench/yardstick; do
+    lock=$dir/package-lock.json
+    lockstamp=$dir/node_modules/.installed
+    if [ ! -f "$lockstamp" ] || [ "$(sha256sum <"$lock")" != "$(cat "$lockstamp")" ]; then
+      say "installing the Node packages of $dir (npm ci)"
+      (cd "$dir" && npm ci --silent --no-audit --no-fund)
+      sha256sum <"$lock" >"$lockstamp"
+    fi
+  done
 fi

@@ -1,6 +1,9 @@
 // Load generator for rtcsite signaling (driven by bench/run.py).
 // node loadgen.mjs CONFIG.json  -> prints one JSON result line per step on stdout.
+// config.system: "rtcsite" (default, raw WebSocket frames) or "yardstick" (the Socket.IO
+// server in bench/yardstick, driven with socket.io-client); the scenarios are the same.
 import { readFileSync } from "node:fs";
+import { io } from "socket.io-client";
 import WebSocket from "ws";
 
 const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
@@ -8,7 +11,7 @@ const now = () => performance.timeOrigin + performance.now(); // ms, shared cloc
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
-function open(url, session) {
+function openRtcsite(url, session) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, {
       headers: session ? { Cookie: `sessionid=${session}` } : {},
@@ -34,20 +37,74 @@ function open(url, session) {
   });
 }
 
+// The next frame of `type` (or of one of several types) that `peer` receives.
 function next(peer, type, timeout = 30000) {
+  const types = [].concat(type);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${type}`)), timeout);
+    const timer = setTimeout(() => reject(new Error(`no ${types.join(" or ")}`)), timeout);
     const check = (frame) => {
-      if (frame.type === type) { clearTimeout(timer); resolve(frame); }
+      if (types.includes(frame.type)) { clearTimeout(timer); resolve(frame); }
       else peer.waiters.push(check);
     };
     peer.waiters.push(check);
   });
 }
 
+// The yardstick: `session` is its token; events become frames of rtcsite's shape ({type, ...}).
+function openYardstick(url, token) {
+  return new Promise((resolve, reject) => {
+    const socket = io(`${url}/signal`, {
+      auth: { token: token ?? "bench" },
+      transports: ["websocket"],
+      forceNew: true, // one connection per peer, as rtcsite's generator opens one WebSocket each
+      reconnection: false,
+      timeout: config.connectTimeout ?? 30000,
+    });
+    const peer = { socket, id: null, waiters: [], onFrame: null };
+    const deliver = (type) => (data) => {
+      const frame = { type, ...data };
+      if (peer.onFrame) peer.onFrame(frame);
+      for (const w of peer.waiters.splice(0)) w(frame);
+    };
+    for (const type of ["offer", "answer", "candidate", "peer-joined"]) socket.on(type, deliver(type));
+    socket.once("connect", () => { peer.id = socket.id; resolve(peer); });
+    socket.once("connect_error", (e) => reject(e));
+    socket.once("disconnect", (reason) => reject(new Error(`disconnected ${reason}`)));
+  });
+}
+
+// What differs between the systems; everything else in a scenario is shared.
+const drivers = {
+  rtcsite: {
+    open: openRtcsite,
+    async join(peer, room) {
+      peer.ws.send(JSON.stringify({ type: "join", room }));
+      return next(peer, ["joined", "error"]);
+    },
+    send(peer, type, frame) { peer.ws.send(JSON.stringify({ type, ...frame })); },
+    close(peer) { peer.ws.terminate(); },
+  },
+  yardstick: {
+    open: openYardstick,
+    async join(peer, room) {
+      const reply = await peer.socket.timeout(30000).emitWithAck("join", { room });
+      return reply.error ? { type: "error", code: reply.error } : { type: "joined", ...reply };
+    },
+    send(peer, type, frame) { peer.socket.emit(type, frame); },
+    close(peer) { peer.socket.disconnect(); },
+  },
+};
+const driver = drivers[config.system ?? "rtcsite"];
+const open = driver.open;
+
 function percentile(sorted, p) {
   if (!sorted.length) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function joined(peer, room) {
+  const reply = await driver.join(peer, room);
+  if (reply.type !== "joined") throw new Error(`join refused: ${reply.code}`);
 }
 
 async function pairs() {
@@ -56,11 +113,9 @@ async function pairs() {
     const a = await open(config.servers[0], config.sessions[2 * i]);
     const b = await open(config.servers[1 % config.servers.length], config.sessions[2 * i + 1]);
     const room = config.rooms[i];
-    a.ws.send(JSON.stringify({ type: "join", room }));
-    await next(a, "joined");
+    await joined(a, room);
     const seen = next(a, "peer-joined");
-    b.ws.send(JSON.stringify({ type: "join", room }));
-    await next(b, "joined");
+    await joined(b, room);
     await seen;
     list.push({ a, b, room });
   }
@@ -69,6 +124,9 @@ async function pairs() {
 
 async function relay() {
   const list = await pairs();
+  // "room": a frame without `to`, broadcast to the rest of the (two-peer) room.
+  const direct = (config.pattern ?? "to") === "to";
+  if (config.announce) out({ step: "ready" }); // bench/run.py reads the servers' CPU time here
   const pad = "x".repeat(Math.max(0, config.payload - 40));
   for (const rate of config.rates) {
     const latencies = [];
@@ -93,7 +151,8 @@ async function relay() {
       while (owed >= 1) {
         const { a, b, room } = list[cursor++ % list.length];
         const sdp = now().toFixed(3).padStart(20, "0") + pad;
-        a.ws.send(JSON.stringify({ type: "offer", room, to: b.id, payload: { type: "offer", sdp } }));
+        const payload = { type: "offer", sdp };
+        driver.send(a, "offer", direct ? { room, to: b.id, payload } : { room, payload });
         sent += 1;
         owed -= 1;
       }
@@ -104,13 +163,13 @@ async function relay() {
     const elapsed = (now() - started) / 1000;
     latencies.sort((x, y) => x - y);
     out({
-      step: "relay", offered_rate: rate, sent, received, delivered: sent ? received / sent : 0,
+      step: "relay", pattern: direct ? "to" : "room", offered_rate: rate, sent, received, delivered: sent ? received / sent : 0,
       achieved_rate: sent / config.duration,
       p50_ms: percentile(latencies, 50), p90_ms: percentile(latencies, 90),
       p99_ms: percentile(latencies, 99), max_ms: latencies.at(-1) ?? null, elapsed_s: elapsed,
     });
   }
-  for (const { a, b } of list) { a.ws.terminate(); b.ws.terminate(); }
+  for (const { a, b } of list) { driver.close(a); driver.close(b); }
 }
 
 async function idle() {
@@ -125,7 +184,7 @@ async function idle() {
   }
   out({ step: "idle", ready: peers.length });
   await sleep(config.hold * 1000);
-  for (const p of peers) p.ws.terminate();
+  for (const p of peers) driver.close(p);
 }
 
 async function joins() {
@@ -138,8 +197,7 @@ async function joins() {
     tasks.push((async () => {
       try {
         const peer = await open(config.servers[i % config.servers.length], config.sessions[i % config.sessions.length]);
-        peer.ws.send(JSON.stringify({ type: "join", room: config.rooms[i % config.rooms.length] }));
-        const reply = await Promise.race([next(peer, "joined"), next(peer, "error")]);
+        const reply = await driver.join(peer, config.rooms[i % config.rooms.length]);
         if (reply.type !== "joined") fail(reply.code);
         return peer;
       } catch (error) {
@@ -151,7 +209,7 @@ async function joins() {
   const peers = await Promise.all(tasks);
   const elapsed = (now() - started) / 1000;
   out({ step: "joins", peers: config.peers, joined: config.peers - failures, failures, reasons, elapsed_s: elapsed });
-  for (const p of peers) p?.ws.terminate();
+  for (const p of peers) if (p) driver.close(p);
 }
 
 const modes = { relay, idle, joins };

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from calls.models import Room
-from tests.browser.test_browser import CHROMIUM_ARGS, CONNECTED, grows, stats
+from tests.browser.test_browser import CONNECTED, grows, stats
 from tests.helpers import make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -30,25 +29,24 @@ def cluster(cluster_factory, redis, tmp_path, request):
     return servers.cluster
 
 
-def test_call_through_nginx_over_https_relayed_by_coturn(cluster):
+def test_call_through_nginx_over_https_relayed_by_coturn(cluster, browser):
     owner, cookie_a = make_user("alice")
     _, cookie_b = make_user("bob")
     room = Room.objects.create(name="Through the proxy", owner=owner)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        try:
-            pages = []
-            for cookie in (cookie_a, cookie_b):
-                context = browser.new_context(ignore_https_errors=True)
-                context.add_cookies([{"name": "sessionid", "value": cookie, "url": cluster.url, "secure": True}])
-                page = context.new_page()
-                page.goto(f"{cluster.url}/r/{room.pk}/")
-                pages.append(page)
-            for page in pages:
-                page.wait_for_function(CONNECTED, arg=1, timeout=30000)
-                assert page.evaluate("() => window.rtc.signaling.url").startswith("wss://")
-                for peer_stats in stats(page).values():
-                    assert peer_stats["localType"] == "relay" and peer_stats["remoteType"] == "relay"
-            assert grows(pages[1], "videoBytes")
-        finally:
-            browser.close()
+    pages = []
+    for cookie in (cookie_a, cookie_b):
+        context = browser.new_context(ignore_https_errors=True)
+        context.add_cookies([{"name": "sessionid", "value": cookie, "url": cluster.url, "secure": True}])
+        page = context.new_page()
+        page.goto(f"{cluster.url}/r/{room.pk}/")
+        pages.append(page)
+    try:
+        for page in pages:
+            page.wait_for_function(CONNECTED, arg=1, timeout=30000)
+            assert page.evaluate("() => window.rtc.signaling.url").startswith("wss://")
+            for peer_stats in stats(page).values():
+                assert peer_stats["localType"] == "relay" and peer_stats["remoteType"] == "relay"
+        assert grows(pages[1], "videoBytes")
+    finally:
+        for page in pages:
+            page.context.close()

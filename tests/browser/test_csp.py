@@ -6,10 +6,10 @@ import os
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from calls.models import Room
-from tests.browser.test_browser import CHROMIUM_ARGS, wait_connected
+from tests.browser.test_browser import wait_connected
 from tests.helpers import PASSWORD, make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -30,14 +30,6 @@ def servers(cluster_factory, tmp_path_factory, request):
     return cluster_factory(
         request, tmp_path_factory.mktemp("csp"), name="csp", coturn=True, ICE_TRANSPORT_POLICY="relay"
     )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from calls.models import Room
 from calls.signaling.protocol import VERSION
-from tests.browser.test_browser import ARTIFACTS, CHROMIUM_ARGS
+from tests.browser.test_browser import ARTIFACTS
 from tests.helpers import make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -28,14 +28,6 @@ BANNER = "A new version is available — reload"
 @pytest.fixture(scope="module")
 def servers(cluster_factory, tmp_path_factory, request):
     return cluster_factory(request, tmp_path_factory.mktemp("outdated"), nodes=1, name="outdated")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def old_protocol(route):

@@ -1,9 +1,14 @@
-"""Headless Chromium for the browser tier: Debian's chromium, fake camera and microphone."""
+"""The browser tier: Debian's headless Chromium (fake camera and microphone) and one shared cluster.
+
+Every module calls into the same two daphne processes and coturn (`servers`, started once per
+session); each user is a browser context of its own (`open_page`)."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import sync_playwright
+
+from tests.browser.pages import RING_TIMEOUT
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -26,3 +31,37 @@ def browser():
         chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def servers(cluster_factory, tmp_path_factory, request):
+    """Two daphne processes and a coturn; calls are relay-only, as across two home networks."""
+    return cluster_factory(
+        request,
+        tmp_path_factory.mktemp("browser"),
+        name="web",
+        coturn=True,
+        ICE_TRANSPORT_POLICY="relay",
+        CALL_RING_TIMEOUT=str(RING_TIMEOUT),
+        SIGNALING_NODE_TTL="4",
+        TURN_TTL="14",  # pages refresh credentials before half of it: within seconds here
+    )
+
+
+@pytest.fixture
+def open_page(browser, servers):
+    """open_page(user_cookie, node_index, path) -> a page of a fresh context (one user each)."""
+    contexts = []
+
+    def open_(cookie: str | None, node: int, path: str, viewport=None):
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+        contexts.append(context)
+        if cookie:
+            context.add_cookies([{"name": "sessionid", "value": cookie, "url": servers[node].url}])
+        page = context.new_page()
+        page.goto(f"{servers[node].url}{path}")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from calls.models import Call, Room
+from tests.browser.pages import RING_TIMEOUT, grows, stats, wait_connected
 from tests.helpers import PASSWORD, make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
@@ -25,68 +26,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-RING_TIMEOUT = 5
-
-
-@pytest.fixture(scope="module")
-def servers(cluster_factory, tmp_path_factory, request):
-    """Two daphne processes and a coturn; calls are relay-only, as across two home networks."""
-    return cluster_factory(
-        request,
-        tmp_path_factory.mktemp("browser"),
-        name="web",
-        coturn=True,
-        ICE_TRANSPORT_POLICY="relay",
-        CALL_RING_TIMEOUT=str(RING_TIMEOUT),
-        SIGNALING_NODE_TTL="4",
-        TURN_TTL="14",  # pages refresh credentials before half of it: within seconds here
-    )
-
-
-@pytest.fixture
-def open_page(browser, servers):
-    """open_page(user_cookie, node_index, path) -> a page of a fresh context (one user each)."""
-    contexts = []
-
-    def open_(cookie: str | None, node: int, path: str, viewport=None):
-        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
-        contexts.append(context)
-        if cookie:
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": servers[node].url}])
-        page = context.new_page()
-        page.goto(f"{servers[node].url}{path}")
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
-
-
-CONNECTED = (
-    """(n) => window.rtc && [...window.rtc.links.values()].filter(e => e.link.state === 'connected').length >= n"""
-)
-
-
-def wait_connected(page, peers: int = 1, timeout: float = 30) -> None:
-    page.wait_for_function(CONNECTED, arg=peers, timeout=timeout * 1000)
-
-
-def stats(page) -> dict:
-    return page.evaluate("async () => await window.rtc.stats()")
-
-
-def grows(page, field: str, seconds: float = 2.0) -> bool:
-    """Whether every link's `field` (inbound bytes/frames) grows over `seconds`."""
-    return page.evaluate(
-        """async ([field, ms]) => {
-            const before = await window.rtc.stats();
-            await new Promise(r => setTimeout(r, ms));
-            const after = await window.rtc.stats();
-            return Object.keys(after).length > 0 &&
-                Object.keys(after).every(p => before[p] && after[p][field] > before[p][field]);
-        }""",
-        [field, seconds * 1000],
-    )
 
 
 def wait_stopped(page, field: str, timeout: float = 15) -> None:

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from calls.models import Room
-from tests.browser.test_browser import CONNECTED, grows, stats
+from tests.browser.pages import CONNECTED, grows, stats
 from tests.helpers import make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from calls.models import Room
-from tests.browser.test_browser import wait_connected
+from tests.browser.pages import wait_connected
 from tests.helpers import PASSWORD, make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

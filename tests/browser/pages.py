@@ -1,0 +1,31 @@
+"""What the browser tests read from a call page: connected links, media statistics."""
+
+from __future__ import annotations
+
+RING_TIMEOUT = 5  # seconds the shared cluster rings before a call is missed
+
+CONNECTED = (
+    """(n) => window.rtc && [...window.rtc.links.values()].filter(e => e.link.state === 'connected').length >= n"""
+)
+
+
+def wait_connected(page, peers: int = 1, timeout: float = 30) -> None:
+    page.wait_for_function(CONNECTED, arg=peers, timeout=timeout * 1000)
+
+
+def stats(page) -> dict:
+    return page.evaluate("async () => await window.rtc.stats()")
+
+
+def grows(page, field: str, seconds: float = 2.0) -> bool:
+    """Whether every link's `field` (inbound bytes/frames) grows over `seconds`."""
+    return page.evaluate(
+        """async ([field, ms]) => {
+            const before = await window.rtc.stats();
+            await new Promise(r => setTimeout(r, ms));
+            const after = await window.rtc.stats();
+            return Object.keys(after).length > 0 &&
+                Object.keys(after).every(p => before[p] && after[p][field] > before[p][field]);
+        }""",
+        [field, seconds * 1000],
+    )

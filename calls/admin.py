@@ -38,7 +38,7 @@ class RoomAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ("id", "created_at")
     raw_id_fields = ("owner",)
-    filter_horizontal = ("members",)
+    filter_horizontal = ("members", "removed")  # an administrator may let a removed user in, too
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

@@ -111,6 +111,8 @@ class Room(models.Model):
     # For direct rooms: the participants. For meetings: users admitted so far (they may
     # come back after the room is locked).
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="rooms", blank=True)
+    # Users the owner removed from a meeting: refused until the owner lets them in again.
+    removed = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="rooms_removed_from", blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -121,16 +123,25 @@ class Room(models.Model):
     class Admission(NamedTuple):
         allowed: bool
         member: bool  # owner or admitted before; a first visit to a meeting is recorded as membership
+        removed: bool = False  # refused because the owner removed this user (until let in)
 
     def admission(self, user) -> Admission:
         """May `user` enter? The one rule for the call page, the API and the WebSocket.
 
         Anyone with the link may enter an open meeting. A direct room admits only its two
         participants, a locked meeting only its owner and the users admitted before it was locked.
+        Nobody the owner removed enters, whatever else holds, until the owner lets them in.
         """
+        if self.owner_id != user.pk and self.removed.filter(pk=user.pk).exists():
+            return self.Admission(False, False, removed=True)
         member = self.owner_id == user.pk or self.members.filter(pk=user.pk).exists()
         allowed = member or (self.kind == self.Kind.MEETING and not self.locked)
         return self.Admission(allowed, member)
+
+    @property
+    def moderator_id(self) -> int | None:
+        """Who may remove people and lower their hands: a meeting's owner; nobody in a direct call."""
+        return self.owner_id if self.kind == self.Kind.MEETING else None
 
 
 class Call(models.Model):

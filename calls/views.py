@@ -109,8 +109,12 @@ def room(request, room_id: str):
         raise Http404("No such room")
     room = get_object_or_404(Room.objects.select_related("owner"), pk=room_id)
     user = request.user
-    if not room.admission(user).allowed:
-        reason = "This call is private." if room.kind == Room.Kind.DIRECT else "This room is locked."
+    admission = room.admission(user)
+    if not admission.allowed:
+        if admission.removed:
+            reason = "The owner removed you from this room; they can let you back in."
+        else:
+            reason = "This call is private." if room.kind == Room.Kind.DIRECT else "This room is locked."
         return render(request, "calls/forbidden.html", {"reason": reason}, status=403)
     # Each render hands out fresh TURN credentials: the same per-user budget as /api/turn-credentials/.
     wait = throttles.wait_for(throttles.TurnThrottle(), request)

@@ -11,6 +11,7 @@ from calls.signaling.protocol import ErrorCode, ProtocolError
 
 ROOM = "abcDEF123_-"
 SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"
+MEDIA = {"audio": False, "video": True, "screen": False}
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
 
 VALID = [
@@ -51,6 +52,19 @@ VALID = [
     ({"type": "hangup", "call": 12}, protocol.CallAction, {"action": "hangup", "call": "12"}),
     ({"type": "decline", "call": "3"}, protocol.CallAction, {"action": "decline"}),
     ({"type": "cancel", "call": "3"}, protocol.CallAction, {"action": "cancel"}),
+    ({"type": "join", "room": ROOM, "media": MEDIA}, protocol.Join, {"media": MEDIA}),
+    ({"type": "join", "room": ROOM, "media": None}, protocol.Join, {"media": None}),
+    ({"type": "chat", "room": ROOM, "text": "hi", "id": 4}, protocol.Chat, {"text": "hi", "id": 4}),
+    ({"type": "chat", "room": ROOM, "text": " <img onerror=x> "}, protocol.Chat, {"text": " <img onerror=x> "}),
+    ({"type": "chat", "room": ROOM, "text": "é" * 2000}, protocol.Chat, {"room": ROOM}),
+    # a chat's sender, time and id are the server's: a client's are ignored
+    ({"type": "chat", "room": ROOM, "text": "x", "from": "spoof", "user": {"id": 1}, "ts": 1}, protocol.Chat, {}),
+    ({"type": "media", "room": ROOM, **MEDIA}, protocol.Media, {"state": MEDIA}),
+    ({"type": "hand", "room": ROOM, "raised": True}, protocol.Hand, {"raised": True, "peer": None}),
+    ({"type": "hand", "room": ROOM, "raised": False, "peer": "peerB"}, protocol.Hand, {"peer": "peerB"}),
+    ({"type": "remove", "room": ROOM, "peer": "peerB"}, protocol.Remove, {"peer": "peerB"}),
+    ({"type": "let-in", "room": ROOM, "user": 12}, protocol.LetIn, {"user": 12}),
+    ({"type": "let-in", "room": ROOM, "user": "12"}, protocol.LetIn, {"user": 12}),
 ]
 
 
@@ -98,6 +112,25 @@ INVALID = [
     ({"type": "accept", "call": "abc"}, ErrorCode.BAD_FRAME, None),
     ({"type": "accept", "call": -1}, ErrorCode.BAD_FRAME, None),
     ({"type": "accept"}, ErrorCode.BAD_FRAME, None),
+    ({"type": "join", "room": ROOM, "media": {"audio": True}, "id": 1}, ErrorCode.BAD_FRAME, 1),
+    ({"type": "join", "room": ROOM, "media": {**MEDIA, "audio": 1}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "join", "room": ROOM, "media": {**MEDIA, "hd": True}}, ErrorCode.BAD_FRAME, None),
+    ({"type": "chat", "room": ROOM, "id": "c"}, ErrorCode.BAD_FRAME, "c"),
+    ({"type": "chat", "room": ROOM, "text": ""}, ErrorCode.BAD_FRAME, None),
+    ({"type": "chat", "room": ROOM, "text": " \n\t\u3000 ", "id": 2}, ErrorCode.BAD_FRAME, 2),
+    ({"type": "chat", "room": ROOM, "text": "x" * 2001, "id": 3}, ErrorCode.BAD_FRAME, 3),
+    ({"type": "chat", "room": ROOM, "text": ["hi"]}, ErrorCode.BAD_FRAME, None),
+    ({"type": "chat", "text": "hi"}, ErrorCode.BAD_FRAME, None),
+    ({"type": "media", "room": ROOM, "audio": True, "video": True}, ErrorCode.BAD_FRAME, None),
+    ({"type": "media", "room": ROOM, **MEDIA, "screen": "no"}, ErrorCode.BAD_FRAME, None),
+    ({"type": "hand", "room": ROOM}, ErrorCode.BAD_FRAME, None),
+    ({"type": "hand", "room": ROOM, "raised": 0}, ErrorCode.BAD_FRAME, None),
+    ({"type": "hand", "room": ROOM, "raised": False, "peer": "bad peer"}, ErrorCode.BAD_FRAME, None),
+    ({"type": "remove", "room": ROOM, "id": 9}, ErrorCode.BAD_FRAME, 9),
+    ({"type": "let-in", "room": ROOM}, ErrorCode.BAD_FRAME, None),
+    ({"type": "let-in", "room": ROOM, "user": True}, ErrorCode.BAD_FRAME, None),
+    ({"type": "let-in", "room": ROOM, "user": 0}, ErrorCode.BAD_FRAME, None),
+    ({"type": "let-in", "room": ROOM, "user": "alice"}, ErrorCode.BAD_FRAME, None),
 ]
 
 
@@ -128,6 +161,13 @@ def test_relay_frame_sets_server_fields():
         "user": user,
         "payload": {"type": "offer", "sdp": SDP},
     }
+
+
+def test_a_broadcast_copy_for_its_sender_carries_the_ref():
+    text = protocol.encode(protocol.hand_frame(ROOM, "peerA", True, "peerA", ["peerA"]))
+    assert protocol.with_ref(text, None) == text
+    for ref in ("h1", 7, 'quote"and\\'):
+        assert json.loads(protocol.with_ref(text, ref)) == {**json.loads(text), "ref": ref}
 
 
 def test_room_id_check():

@@ -1,21 +1,18 @@
-"""The signaling protocol, version 1: the one place of truth for every frame on the wire.
+"""Client frames: one frozen dataclass per type, validated by `parse()`.
 
-Client frames are parsed into frozen dataclasses by `parse()`, which raises `ProtocolError`
-with a code for anything malformed. Server frames are built by the `*_frame` functions
-and encoded once by `encode()`. The consumer, the tests and docs/protocol.md rest on the
-names and codes defined here (tests/unit/test_protocol_docs.py keeps the document in step).
+`parse()` raises `ProtocolError` with a code for anything malformed, before any database
+or Redis work. Server-set fields (`from`, `user`, `ts`, `msg`) are never read from a client.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
 from typing import Any, ClassVar
 
 import orjson
 
-VERSION = 1
+from calls.signaling.protocol.codes import ErrorCode, ProtocolError, Ref
 
 ROOM_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 PEER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -25,77 +22,8 @@ MAX_SDP_LENGTH = 60_000
 MAX_CANDIDATE_LENGTH = 1_024
 MAX_MID_LENGTH = 64
 MAX_USERNAME_LENGTH = 150
-
-
-class ErrorCode(StrEnum):
-    """Codes of `error` frames. Each is documented in docs/protocol.md."""
-
-    BAD_JSON = "bad_json"  # the text is not JSON, or not a JSON object
-    BAD_FRAME = "bad_frame"  # a field is missing, of the wrong type or out of range
-    UNKNOWN_TYPE = "unknown_type"  # no such frame type
-    TOO_LARGE = "too_large"  # the frame is longer than `max_frame` bytes
-    RATE_LIMITED = "rate_limited"  # more frames than the rate limit allows
-    NOT_IN_ROOM = "not_in_room"  # the sender has not joined that room
-    UNKNOWN_PEER = "unknown_peer"  # `to` names no peer of that room
-    ROOM_NOT_FOUND = "room_not_found"  # no room has that id
-    FORBIDDEN = "forbidden"  # the user may not do this (room locked, not a participant, blocked)
-    ROOM_FULL = "room_full"  # the room already has `max_peers` peers
-    TOO_MANY_ROOMS = "too_many_rooms"  # this connection is in as many rooms as allowed
-    USER_NOT_FOUND = "user_not_found"  # no such user to call
-    CALL_NOT_FOUND = "call_not_found"  # no such call, or not one of the user's
-    INVALID_STATE = "invalid_state"  # the call is not in a state that allows this
-    UNAVAILABLE = "unavailable"  # a server-side dependency failed; try again
-    BINARY_FRAME = "binary_frame"  # a binary WebSocket message: frames are JSON text
-    TOO_MANY_IN_ROOM = "too_many_in_room"  # this user is in the room from as many connections as allowed
-
-
-class CloseCode(IntEnum):
-    """WebSocket close codes the server uses. Final ones tell a client not to reconnect by itself.
-
-    daphne's WebSocket library (autobahn) lets a server send only 1000 and 3000-4999, so the
-    standard 1001/1012/1013 are sent as 4000 + that code. Clients treat both forms alike.
-    The browser's copy of the final ones is static/calls/js/protocol.js (a test compares them).
-    """
-
-    GOING_AWAY = 4001  # retryable (1001): this process is shutting down; reconnect elsewhere
-    SLOW_READER = 4008  # retryable: the client read too slowly; too much was waiting for it
-    SERVICE_RESTART = 4012  # retryable (1012): reconnect (and resume) now
-    TRY_AGAIN_LATER = 4013  # retryable (1013): this process is full; back off
-    UNAUTHENTICATED = 4401  # final: no logged-in user, or a bad/used ticket
-    FORBIDDEN = 4403  # final: kicked by an administrator
-    TIMEOUT = 4408  # retryable: silent for longer than the heartbeat window
-    REPLACED = 4409  # final: the session was resumed on another connection
-    ABUSE = 4429  # final: too many refused frames within the abuse window
-    TOO_MANY_CONNECTIONS = 4430  # final: this user already has as many connections as allowed
-
-    @property
-    def retryable(self) -> bool:
-        """The client is expected back (reconnect and resume), so its peer is kept for the resume window."""
-        return self in _RETRYABLE
-
-
-_RETRYABLE = frozenset(
-    {
-        CloseCode.GOING_AWAY,
-        CloseCode.SLOW_READER,
-        CloseCode.SERVICE_RESTART,
-        CloseCode.TRY_AGAIN_LATER,
-        CloseCode.TIMEOUT,
-    }
-)
-
-
-class ProtocolError(Exception):
-    """A client frame was refused; becomes an `error` frame echoing the frame's id as `ref`."""
-
-    def __init__(self, code: ErrorCode, message: str, ref: Ref = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.ref = ref
-
-
-Ref = str | int | None
+MAX_CHAT_LENGTH = 2_000  # characters (Unicode code points) of one chat message
+MEDIA_KINDS = ("audio", "video", "screen")
 
 
 # ---------------------------------------------------------------------------
@@ -166,6 +94,20 @@ def _candidate(payload: Any, ref: Ref) -> dict[str, Any] | None:
     return payload
 
 
+def _flag(data: dict[str, Any], name: str, ref: Ref) -> bool:
+    value = data.get(name)
+    if not isinstance(value, bool):
+        raise _bad(f"{name} must be true or false", ref)
+    return value
+
+
+def _media(value: Any, ref: Ref) -> dict[str, bool]:
+    """`{"audio": bool, "video": bool, "screen": bool}`: what a peer sends, exactly these three."""
+    if not isinstance(value, dict) or set(value) != set(MEDIA_KINDS):
+        raise _bad('media must be {"audio": bool, "video": bool, "screen": bool}', ref)
+    return {kind: _flag(value, kind, ref) for kind in MEDIA_KINDS}
+
+
 # ---------------------------------------------------------------------------
 # Client frames
 # ---------------------------------------------------------------------------
@@ -179,14 +121,17 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class Join(Frame):
-    """Enter a room: `{"type":"join","room":R}`."""
+    """Enter a room: `{"type":"join","room":R}`, optionally with what this peer sends (`media`)."""
 
     type: ClassVar[str] = "join"
     room: str
+    media: dict[str, bool] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], ref: Ref) -> Join:
-        return cls(ref, _id_field(data, "room", ROOM_ID_RE, ref))
+        room = _id_field(data, "room", ROOM_ID_RE, ref)
+        media = data.get("media")
+        return cls(ref, room, _media(media, ref) if media is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +210,87 @@ class CallAction(Frame):
         return cls(ref, data["type"], call)
 
 
+@dataclass(frozen=True, slots=True)
+class Chat(Frame):
+    """A chat message to everyone in the room: `{"type":"chat","room":R,"text":T}`."""
+
+    type: ClassVar[str] = "chat"
+    room: str
+    text: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], ref: Ref) -> Chat:
+        room = _id_field(data, "room", ROOM_ID_RE, ref)
+        text = data.get("text")
+        if not isinstance(text, str) or not 0 < len(text) <= MAX_CHAT_LENGTH:
+            raise _bad(f"text must be a string of 1 to {MAX_CHAT_LENGTH} characters", ref)
+        if not text.strip():
+            raise _bad("text must not be only whitespace", ref)
+        return cls(ref, room, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Media(Frame):
+    """What this peer sends now: `{"type":"media","room":R,"audio":bool,"video":bool,"screen":bool}`."""
+
+    type: ClassVar[str] = "media"
+    room: str
+    state: dict[str, bool]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], ref: Ref) -> Media:
+        room = _id_field(data, "room", ROOM_ID_RE, ref)
+        return cls(ref, room, {kind: _flag(data, kind, ref) for kind in MEDIA_KINDS})
+
+
+@dataclass(frozen=True, slots=True)
+class Hand(Frame):
+    """Raise or lower one's hand; the owner may lower another's (`peer`)."""
+
+    type: ClassVar[str] = "hand"
+    room: str
+    raised: bool
+    peer: str | None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], ref: Ref) -> Hand:
+        room = _id_field(data, "room", ROOM_ID_RE, ref)
+        return cls(ref, room, _flag(data, "raised", ref), _id_field(data, "peer", PEER_ID_RE, ref, required=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Remove(Frame):
+    """The owner removes a peer's user from the room: `{"type":"remove","room":R,"peer":P}`."""
+
+    type: ClassVar[str] = "remove"
+    room: str
+    peer: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], ref: Ref) -> Remove:
+        return cls(ref, _id_field(data, "room", ROOM_ID_RE, ref), _id_field(data, "peer", PEER_ID_RE, ref))
+
+
+@dataclass(frozen=True, slots=True)
+class LetIn(Frame):
+    """The owner lets a removed user back in: `{"type":"let-in","room":R,"user":<user id>}`."""
+
+    type: ClassVar[str] = "let-in"
+    room: str
+    user: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], ref: Ref) -> LetIn:
+        room = _id_field(data, "room", ROOM_ID_RE, ref)
+        user = data.get("user")
+        if isinstance(user, str) and CALL_ID_RE.fullmatch(user):
+            user = int(user)  # a data-* attribute's digits are accepted too
+        if isinstance(user, bool) or not isinstance(user, int) or not 0 < user < 2**63:
+            raise _bad("user must be a user id", ref)
+        return cls(ref, room, user)
+
+
+ROOM_FRAMES = (Chat, Media, Hand, Remove, LetIn)
 RELAY_TYPES = ("offer", "answer", "candidate")
 CALL_ACTIONS = ("accept", "decline", "cancel", "hangup")
 CLIENT_FRAMES: dict[str, Any] = {
@@ -272,6 +298,7 @@ CLIENT_FRAMES: dict[str, Any] = {
     "leave": Leave,
     "ping": Ping,
     "call": PlaceCall,
+    **{frame.type: frame for frame in ROOM_FRAMES},
     **dict.fromkeys(RELAY_TYPES, Relay),
     **dict.fromkeys(CALL_ACTIONS, CallAction),
 }
@@ -307,84 +334,3 @@ def parse(text: str | bytes) -> Frame:
     if frame_class is None:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {kind[:40]!r}", ref)
     return frame_class.from_dict(data, ref)
-
-
-# ---------------------------------------------------------------------------
-# Server frames
-# ---------------------------------------------------------------------------
-def encode(frame: dict[str, Any]) -> str:
-    """Encode a server frame once; the text is what goes on the wire (and through Redis)."""
-    return orjson.dumps(frame).decode()
-
-
-def _with_ref(frame: dict[str, Any], ref: Ref) -> dict[str, Any]:
-    if ref is not None:
-        frame["ref"] = ref
-    return frame
-
-
-def user_info(user_id: int, username: str, display_name: str) -> dict[str, Any]:
-    return {"id": user_id, "username": username, "display_name": display_name}
-
-
-def hello_frame(
-    peer: str, user: dict[str, Any], heartbeat: int, max_frame: int, resume: str, resumed: bool, rooms: list[str]
-) -> dict[str, Any]:
-    return {
-        "type": "hello",
-        "peer": peer,
-        "user": user,
-        "protocol": VERSION,
-        "heartbeat": heartbeat,
-        "max_frame": max_frame,
-        "resume": resume,
-        "resumed": resumed,
-        "rooms": rooms,
-    }
-
-
-def joined_frame(room: str, peer: str, peers: list[dict[str, Any]], ref: Ref) -> dict[str, Any]:
-    return _with_ref({"type": "joined", "room": room, "peer": peer, "peers": peers}, ref)
-
-
-def left_frame(room: str, ref: Ref) -> dict[str, Any]:
-    return _with_ref({"type": "left", "room": room}, ref)
-
-
-def peer_joined_frame(room: str, peer: str, user: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "peer-joined", "room": room, "peer": peer, "user": user}
-
-
-class LeaveReason(StrEnum):
-    LEAVE = "leave"
-    DISCONNECT = "disconnect"
-    TIMEOUT = "timeout"
-    KICKED = "kicked"
-
-
-def peer_left_frame(room: str, peer: str, reason: LeaveReason) -> dict[str, Any]:
-    return {"type": "peer-left", "room": room, "peer": peer, "reason": str(reason)}
-
-
-def relay_frame(kind: str, room: str, sender: str, user: dict[str, Any], payload: Any) -> dict[str, Any]:
-    return {"type": kind, "room": room, "from": sender, "user": user, "payload": payload}
-
-
-def pong_frame(ref: Ref) -> dict[str, Any]:
-    return _with_ref({"type": "pong"}, ref)
-
-
-def error_frame(code: ErrorCode, message: str, ref: Ref) -> dict[str, Any]:
-    return _with_ref({"type": "error", "code": str(code), "message": message}, ref)
-
-
-def call_state_frame(call: dict[str, Any], ref: Ref = None) -> dict[str, Any]:
-    return _with_ref({"type": "call-state", "call": call}, ref)
-
-
-def incoming_call_frame(call: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "incoming-call", "call": call}
-
-
-def reconnect_frame(reason: str) -> dict[str, Any]:
-    return {"type": "reconnect", "reason": reason}

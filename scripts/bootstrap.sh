@@ -2,7 +2,7 @@
 # Prepare this checkout to run or test rtcsite on Debian 12 with Python 3.11.
 #
 #   scripts/bootstrap.sh run    # Debian packages for serving + .venv with requirements.txt
-#   scripts/bootstrap.sh test   # the same, plus chromium/nginx and requirements-dev.txt
+#   scripts/bootstrap.sh test   # the same, plus chromium/firefox-esr/nginx and requirements-dev.txt
 #
 # Idempotent and quick on a second run: Debian packages are installed only when a
 # command is missing, and pip runs only when the requirements files changed.
@@ -24,6 +24,7 @@ if [ "$mode" = test ]; then
   wanted[openssl]=openssl
   wanted[node]=nodejs
   wanted[npm]=npm
+  wanted[firefox-esr]=firefox-esr
 fi
 missing=()
 for cmd in "${!wanted[@]}"; do
@@ -53,6 +54,30 @@ if [ ${#missing[@]} -gt 0 ]; then
   done
 fi
 
+# The Firefox tests need firefox-esr from Debian's security updates (153 or later; plain
+# bookworm has 140): upgrade it when an older one is installed.
+if [ "$mode" = test ]; then
+  firefox_version() {  # the installed version, empty when not installed
+    dpkg-query -W -f='${db:Status-Status} ${Version}\n' firefox-esr 2>/dev/null | sed -n 's/^installed //p' || true
+  }
+  version=$(firefox_version)
+  if [ -z "$version" ] || [ "${version%%.*}" -lt 153 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+      say "firefox-esr ${version:-missing}: 153 or later (bookworm-security) is needed"
+      say "install it as root:  sudo apt-get update && sudo apt-get install -y firefox-esr"
+      exit 1
+    fi
+    say "installing firefox-esr from Debian's security updates (found: ${version:-none})"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends firefox-esr >/dev/null
+    version=$(firefox_version)
+    if [ -z "$version" ] || [ "${version%%.*}" -lt 153 ]; then
+      say "firefox-esr ${version:-missing} after install, 153 or later needed: is bookworm-security in the apt sources?"
+      exit 1
+    fi
+  fi
+fi
+
 # ---- Python virtualenv -----------------------------------------------------
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $python"
@@ -69,9 +94,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   echo "$digest" >"$stamp"
 fi
 
-# ---- Node load generator and the yardstick, for the benchmark smoke tests -----
+# ---- Node projects: load generator and yardstick (benchmark smoke tests), Firefox driver -----
 if [ "$mode" = test ]; then
-  for dir in bench/loadgen bench/yardstick; do
+  for dir in bench/loadgen bench/yardstick tests/browser/firefox; do
     lock=$dir/package-lock.json
     lockstamp=$dir/node_modules/.installed
     if [ ! -f "$lockstamp" ] || [ "$(sha256sum <"$lock")" != "$(cat "$lockstamp")" ]; then

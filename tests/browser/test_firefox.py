@@ -1,0 +1,158 @@
+"""Calls in Firefox: Debian's firefox-esr (WebDriver BiDi, tests/browser/firefox.py) with Chromium and with itself.
+
+Two daphne processes and coturn, relay-only (the shared `servers`): every call crosses processes
+and is relayed by TURN. Everything is read from the pages themselves (window.rtc, the DOM).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from calls.models import Room
+from tests.browser.firefox import Firefox, FirefoxPage
+from tests.browser.pages import CONNECTED, stats, wait_connected
+from tests.helpers import make_user
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
+# plain blocking calls between page actions.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+CONNECT_TIMEOUT = 60  # seconds; generous for a busy 2-core machine, still bounded
+
+# Whether every link's inbound `fields` all grow over `ms` (the reading of pages.grows, several at once).
+GROWS = """async (fields, ms) => {
+    const before = await window.rtc.stats();
+    await new Promise(r => setTimeout(r, ms));
+    const after = await window.rtc.stats();
+    return Object.keys(after).length > 0 && Object.keys(after).every(p => before[p] &&
+        fields.every(f => after[p][f] > before[p][f]));
+}"""
+
+# The pre-join screen's button, when the page has one and shows it.
+JOIN_SHOWN = """() => { const b = document.querySelector('#join-now');
+    return Boolean(b && !b.closest('[hidden]') && b.getClientRects().length > 0); }"""
+JOIN_ABSENT_OR_SHOWN = f"""() => !document.querySelector('#join-now') || ({JOIN_SHOWN})()"""
+REMOTE_VIDEO_WIDTH = """() => { const v = document.querySelector('.remote-video');
+    return v && v.videoWidth > 0 ? v.videoWidth : 0; }"""
+
+
+@pytest.fixture(scope="module")
+def firefox() -> Iterator[Firefox]:
+    """One firefox-esr per test module; each user gets a browser context of its own."""
+    browser = Firefox()
+    try:
+        yield browser
+    finally:
+        code = browser.stop()
+        if code:
+            print(f"Firefox driver exited with {code}\n{browser.stderr()}")
+
+
+@pytest.fixture
+def open_firefox(firefox: Firefox, servers) -> Iterator[Callable[..., FirefoxPage]]:
+    """open_firefox(user_cookie, node_index, path, init=None) -> a Firefox page of a fresh context.
+
+    At teardown every page's console log and the driver's stderr are printed (pytest shows them
+    when the test failed), and the contexts are closed."""
+    pages: list[FirefoxPage] = []
+
+    def open_(cookie: str | None, node: int, path: str, init: str | None = None) -> FirefoxPage:
+        base = servers[node].url
+        session = {"name": "sessionid", "value": cookie, "url": base} if cookie else None
+        page = firefox.open(f"{base}{path}", cookie=session, init=init, timeout=60)
+        pages.append(page)
+        return page
+
+    yield open_
+    for page in pages:
+        print(page.console_text())
+    print(firefox.stderr())
+    for page in pages:
+        page.close()
+
+
+@pytest.fixture
+def open_chromium(open_page) -> Iterator[Callable[..., object]]:
+    """open_page with the page's console collected and printed at teardown (shown on failure)."""
+    logs: list[tuple[object, list[str]]] = []
+
+    def open_(cookie: str | None, node: int, path: str):
+        page = open_page(cookie, node, path)
+        log: list[str] = []
+        page.on("console", lambda message: log.append(f"{message.type}: {message.text}"))
+        page.on("pageerror", lambda error: log.append(f"pageerror: {error}"))
+        logs.append((page, log))
+        return page
+
+    yield open_
+    for page, log in logs:
+        print(f"--- Chromium page {page.url} console (from open) ---\n" + "\n".join(log))
+
+
+def join_firefox(page: FirefoxPage) -> None:
+    """Enter the call: click the pre-join screen's #join-now when the page shows one."""
+    page.wait_for_function(JOIN_ABSENT_OR_SHOWN, timeout=CONNECT_TIMEOUT)
+    if page.evaluate(JOIN_SHOWN):
+        page.click("#join-now")
+
+
+def join_chromium(page) -> None:
+    """The same for a Chromium page (open_page may already have clicked it)."""
+    page.wait_for_function(JOIN_ABSENT_OR_SHOWN, timeout=CONNECT_TIMEOUT * 1000)
+    if page.evaluate(JOIN_SHOWN):
+        page.locator("#join-now").click(timeout=CONNECT_TIMEOUT * 1000)
+
+
+def assert_relayed(peer_stats: dict, where: str) -> None:
+    assert peer_stats, f"{where}: no links in window.rtc.stats()"
+    for peer, s in peer_stats.items():
+        assert (s["localType"], s["remoteType"]) == ("relay", "relay"), f"{where}, link to {peer}: {s}"
+
+
+def wait_firefox_grows(page: FirefoxPage, *fields: str) -> None:
+    """Until `fields` of every link grow over two seconds (bounded)."""
+    page.wait_for_function(GROWS, list(fields), 2000, timeout=CONNECT_TIMEOUT, polling=500)
+
+
+def wait_chromium_grows(page, *fields: str) -> None:
+    page.wait_for_function(GROWS.replace("async (fields, ms)", "async ([fields, ms])"), arg=[list(fields), 2000],
+                           timeout=CONNECT_TIMEOUT * 1000, polling=500)  # fmt: skip
+
+
+def test_firefox_and_chromium_call_relayed_with_video_both_ways(open_firefox, open_chromium):
+    owner, cookie_ff = make_user("fiona")
+    _, cookie_ch = make_user("chris")
+    room = Room.objects.create(name="Two browsers", owner=owner)
+    ff = open_firefox(cookie_ff, 0, f"/r/{room.pk}/")
+    ch = open_chromium(cookie_ch, 1, f"/r/{room.pk}/")
+    join_firefox(ff)
+    join_chromium(ch)
+
+    ff.wait_for_function(CONNECTED, 1, timeout=CONNECT_TIMEOUT)
+    wait_connected(ch, timeout=CONNECT_TIMEOUT)
+    assert_relayed(ff.evaluate("async () => await window.rtc.stats()"), "Firefox")
+    assert_relayed(stats(ch), "Chromium")
+    wait_firefox_grows(ff, "videoBytes", "framesDecoded")
+    wait_chromium_grows(ch, "videoBytes", "framesDecoded")
+    assert ff.wait_for_function(REMOTE_VIDEO_WIDTH, timeout=CONNECT_TIMEOUT) > 0
+    assert ch.wait_for_function(REMOTE_VIDEO_WIDTH, timeout=CONNECT_TIMEOUT * 1000).json_value() > 0
+
+
+def test_firefox_to_firefox_call_relayed_with_audio_and_video(open_firefox):
+    owner, cookie_a = make_user("fred")
+    _, cookie_b = make_user("flora")
+    room = Room.objects.create(name="Firefox only", owner=owner)
+    pages = [open_firefox(cookie_a, 0, f"/r/{room.pk}/"), open_firefox(cookie_b, 1, f"/r/{room.pk}/")]
+    for page in pages:
+        join_firefox(page)
+    for index, page in enumerate(pages):
+        page.wait_for_function(CONNECTED, 1, timeout=CONNECT_TIMEOUT)
+        assert_relayed(page.evaluate("async () => await window.rtc.stats()"), f"Firefox {index}")
+    for page in pages:
+        wait_firefox_grows(page, "audioBytes", "videoBytes", "framesDecoded")
+        assert page.wait_for_function(REMOTE_VIDEO_WIDTH, timeout=CONNECT_TIMEOUT) > 0

@@ -130,6 +130,7 @@ export class ParticipantsPanel extends EventTarget {
     for (const key of ["name", "self", "owner", "media", "quality", "speaking"]) {
       if (key in update && update[key] !== undefined) person[key] = update[key];
     }
+    if (person.self) person.name = String(person.name || "").replace(/\s*\(you\)$/, ""); // the row says it
     this.#renderRow(peer, person);
     this.#place(peer, person);
     this.#updateCount();

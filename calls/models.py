@@ -132,11 +132,25 @@ class Room(models.Model):
         participants, a locked meeting only its owner and the users admitted before it was locked.
         Nobody the owner removed enters, whatever else holds, until the owner lets them in.
         """
-        if self.owner_id != user.pk and self.removed.filter(pk=user.pk).exists():
+        if self.owner_id == user.pk:
+            return self.Admission(True, True)
+        known = getattr(self, "admission_for", None) == user.pk  # read by `for_admission`
+        removed = self.admission_removed if known else self.removed.filter(pk=user.pk).exists()
+        if removed:
             return self.Admission(False, False, removed=True)
-        member = self.owner_id == user.pk or self.members.filter(pk=user.pk).exists()
+        member = self.admission_member if known else self.members.filter(pk=user.pk).exists()
         allowed = member or (self.kind == self.Kind.MEETING and not self.locked)
         return self.Admission(allowed, member)
+
+    @classmethod
+    def for_admission(cls, user) -> models.QuerySet[Room]:
+        """Rooms read with what `admission(user)` needs, so deciding costs no further query."""
+        through = {"room": models.OuterRef("pk"), "user": user.pk}
+        return cls.objects.annotate(
+            admission_for=models.Value(user.pk, output_field=models.IntegerField()),
+            admission_member=models.Exists(cls.members.through.objects.filter(**through)),
+            admission_removed=models.Exists(cls.removed.through.objects.filter(**through)),
+        )
 
     @property
     def moderator_id(self) -> int | None:

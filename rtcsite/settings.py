@@ -28,24 +28,22 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def _env_number(name: str, default, cast, what: str):
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        return cast(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+        raise ImproperlyConfigured(f"{name} must be {what}, not {value!r}") from None
+
+
+def env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "an integer")
 
 
 def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+    return _env_number(name, default, float, "a number")
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -300,6 +298,8 @@ CHANNEL_LAYERS = {
 SIGNALING_MAX_FRAME = env_int("SIGNALING_MAX_FRAME", 64 * 1024)
 SIGNALING_RATE = env_float("SIGNALING_RATE", 50.0)  # frames per second, sustained
 SIGNALING_BURST = env_int("SIGNALING_BURST", 200)  # frames allowed at once
+SIGNALING_CHAT_RATE = env_float("SIGNALING_CHAT_RATE", 1.0)  # chat messages per second, per connection
+SIGNALING_CHAT_BURST = env_int("SIGNALING_CHAT_BURST", 5)  # chat messages allowed at once
 SIGNALING_ABUSE_LIMIT = env_int("SIGNALING_ABUSE_LIMIT", 100)  # refusals within the window -> 4429
 SIGNALING_ABUSE_WINDOW = env_float("SIGNALING_ABUSE_WINDOW", 60.0)  # seconds refusals are counted over
 SIGNALING_HEARTBEAT = env_int("SIGNALING_HEARTBEAT", 90)  # seconds of silence before 4408

@@ -49,6 +49,9 @@ class Connection:
     # room -> {peer: user} of the *other* peers: the relay path checks `to` against it,
     # kept current by `joined` and the peer-joined/peer-left events.
     rooms: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # room -> the user id of who moderates it (None: nobody), learned at join: owner checks need no query.
+    owners: dict[str, int | None] = field(default_factory=dict)
+    chat_bucket: TokenBucket | None = None  # chat messages have their own, slower rate limit
     taken_over: bool = False  # another connection resumed this peer: leave it alone on close
     writable: bool = True  # False once a write found the transport closed (the client went first)
     groups: set[str] = field(default_factory=set)  # channel-layer groups joined, left when it ends
@@ -79,6 +82,11 @@ class Connection:
             return None
         self.last_seen_written = self.last_seen
         return self.last_seen
+
+    def forget(self, room: str) -> dict[str, dict[str, Any]] | None:
+        """This connection is out of `room`: its view of the room's peers, or None if it was not in it."""
+        self.owners.pop(room, None)
+        return self.rooms.pop(room, None)
 
     # -- lifecycle ------------------------------------------------------------------
     @property

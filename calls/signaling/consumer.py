@@ -1,8 +1,9 @@
 """The signaling WebSocket: receive a frame, validate it, authorize it, call a plain function, send.
 
 The consumer is the only code that touches the socket. Its state is one `Connection`
-(`self.conn`); rooms, presence, direct calls and departures are plain functions that
-take values and return results. The relay path (offer/answer/candidate) touches neither
+(`self.conn`); rooms, what peers do in them (`meeting`: joining, chat, media state, hands,
+removals), presence, direct calls and departures are plain functions that take values and
+return results. The relay path (offer/answer/candidate) touches neither
 the database nor Redis beyond one PUBLISH: room membership is mirrored in the connection,
 the outgoing frame is encoded once by the sender, and receivers pass the text through.
 """
@@ -26,7 +27,7 @@ from django.conf import settings
 from calls.logs import context_id, new_id
 from calls.models import user_info
 from calls.net import client_address
-from calls.signaling import backpressure, departures, direct, events, history, metrics, presence, protocol, rooms
+from calls.signaling import backpressure, departures, direct, events, history, meeting, metrics, presence, protocol
 from calls.signaling.auth import header
 from calls.signaling.connection import Connection
 from calls.signaling.node import node
@@ -204,10 +205,9 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             # The old connection may still be open somewhere (a half-dead TCP): retire it.
             await self.channel_layer.group_send(events.peer_group(conn.peer), events.peer_replaced(conn.channel))
         await self._listen()
-        for room_id in resumed.rooms:
+        for room_id in resumed.rooms:  # listen before reading the members
             await self.join_group(events.room_group(room_id), conn.channel)
-            members = await rooms.amembers(room_id)
-            conn.rooms[room_id] = {p: orjson.loads(u) for p, u in members.items() if p != conn.peer}
+        await meeting.rejoin(conn, resumed.rooms)
         return True
 
     async def _listen(self) -> None:
@@ -262,46 +262,36 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             await self.call_changed(await direct.place(self.user, frame.user, frame.id), frame.id)
         elif isinstance(frame, protocol.CallAction):
             await self.call_changed(await direct.act(self.user, frame.action, frame.call, frame.id), frame.id)
+        else:
+            await self.deliver(await meeting.HANDLERS[type(frame)](self.conn, frame))
+
+    async def deliver(self, outcome: meeting.Outcome) -> None:
+        """Send the reply, then publish what the others are to get."""
+        if outcome.reply is not None:
+            await self.send_text(outcome.reply)
+        for group, event in outcome.publish:
+            await self.channel_layer.group_send(group, event)
 
     # -- rooms ---------------------------------------------------------------------
     async def join(self, frame: protocol.Join) -> None:
-        conn, room_id = self.conn, frame.room
-        new = room_id not in conn.rooms
-        if new and len(conn.rooms) >= settings.SIGNALING_MAX_ROOMS:
-            raise ProtocolError(ErrorCode.TOO_MANY_ROOMS, "this connection is in too many rooms", frame.id)
-        admitted = await database_sync_to_async(rooms.admit)(self.user, room_id, frame.id)
-        if admitted.first_visit:
-            history.writes.admit(room_id, conn.user_id)
-        group = events.room_group(room_id)
+        conn, group = self.conn, events.room_group(frame.room)
+        new = frame.room not in conn.rooms
+        admitted = await meeting.admit(conn, self.user, frame)
         # Listen before taking the snapshot, so no peer-joined can fall between the two.
         await self.join_group(group, conn.channel)
-        most = settings.ROOM_MAX_PEERS_PER_USER
         try:
-            members = await rooms.join(room_id, conn.peer, conn.user_json, admitted.max_peers, conn.user_id, most)
-            refusal = (ErrorCode.ROOM_FULL, f"the room is full ({admitted.max_peers} peers)")
-        except rooms.TooManyOfUser:
-            members, refusal = None, (ErrorCode.TOO_MANY_IN_ROOM, f"you are in this room from {most} connections")
-        if members is None:
+            outcome = await meeting.enter(conn, frame, admitted)
+        except ProtocolError:
             if new:
                 await self.leave_group(group, conn.channel)
-            raise ProtocolError(*refusal, frame.id)
-        others = {p: orjson.loads(u) for p, u in members.items() if p != conn.peer}
-        conn.rooms[room_id] = others
-        peers = [{"peer": p, "user": u} for p, u in others.items()]
-        await self.send_frame(protocol.joined_frame(room_id, conn.peer, peers, frame.id))
-        if new:
-            metrics.JOINS.inc()
-            text = protocol.encode(protocol.peer_joined_frame(room_id, conn.peer, conn.user))
-            await self.channel_layer.group_send(group, events.peer_joined(room_id, conn.peer, conn.user, text))
+            raise
+        await self.deliver(outcome)
 
     async def leave(self, frame: protocol.Leave) -> None:
-        if frame.room not in self.conn.rooms:
+        if self.conn.forget(frame.room) is None:
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, "you are not in that room", frame.id)
-        self.conn.rooms.pop(frame.room)
         await self.leave_group(events.room_group(frame.room), self.conn.channel)
-        if await rooms.leave(frame.room, self.conn.peer):
-            await departures.announce_left(self.conn.peer, [frame.room], LeaveReason.LEAVE)
-        await self.send_frame(protocol.left_frame(frame.room, frame.id))
+        await self.deliver(await meeting.leave(self.conn, frame))
 
     # -- relay (hot path) ----------------------------------------------------------
     async def forward(self, frame: protocol.Relay, received_at: float) -> None:
@@ -343,6 +333,14 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         if others is None or event["peer"] == self.conn.peer or not self.conn.serving:
             return
         if others.pop(event["peer"], None) is not None:
+            await self.send_text(event["text"])
+
+    async def peer_removed(self, event: dict) -> None:
+        """The room's owner removed this peer (its Redis membership is gone already): leave here too."""
+        if self.conn.forget(event["room"]) is None:
+            return
+        await self.leave_group(events.room_group(event["room"]), self.conn.channel)
+        if self.conn.serving:
             await self.send_text(event["text"])
 
     async def peer_replaced(self, event: dict) -> None:

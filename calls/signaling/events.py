@@ -49,6 +49,11 @@ def peer_left(room: str, peer: str, text: str) -> dict[str, Any]:
     return {"type": "peer.left", "room": room, "peer": peer, "text": text}
 
 
+def peer_removed(room: str, text: str) -> dict[str, Any]:
+    """The room's owner removed the peer: its connection leaves the room and is sent `text` (`removed`)."""
+    return {"type": "peer.removed", "room": room, "text": text}
+
+
 def peer_kick() -> dict[str, Any]:
     """An administrator disconnects the peer: its connection closes 4403."""
     return {"type": "peer.kick"}
@@ -65,4 +70,4 @@ def user_event(text: str, skip: str = "") -> dict[str, Any]:
 
 
 # Every event type above; the consumer has a handler for each.
-TYPES = ("relay", "peer.joined", "peer.left", "peer.kick", "peer.replaced", "user.event")
+TYPES = ("relay", "peer.joined", "peer.left", "peer.removed", "peer.kick", "peer.replaced", "user.event")

@@ -16,6 +16,9 @@ pass every key they touch through KEYS (what Redis Cluster also requires).
   detached               zset peer -> deadline: dropped connections waiting to be resumed
   resume:<token>         peer id, for `?resume=` reconnects
   room:<room>            hash peer -> user JSON: who is in the room now
+  room:<room>:chat       list of the room's last chat frames (encoded), oldest first
+  room:<room>:media      hash peer -> media state JSON {audio, video, screen}
+  room:<room>:hands      zset peer -> raise order: raised hands
   rooms:active           zset room -> live peer count
   ticket:<ticket>        user id, for one WebSocket handshake
   ringing                zset call id -> ring deadline
@@ -78,6 +81,18 @@ def resume(token: str) -> str:
 
 def room_members(room_id: str) -> str:
     return _key("room", room_id)
+
+
+def room_chat(room_id: str) -> str:
+    return _key("room", room_id, "chat")
+
+
+def room_media(room_id: str) -> str:
+    return _key("room", room_id, "media")
+
+
+def room_hands(room_id: str) -> str:
+    return _key("room", room_id, "hands")
 
 
 def active_rooms() -> str:

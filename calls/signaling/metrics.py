@@ -22,6 +22,7 @@ JOINS = Counter("rtc_joins", "Room joins")
 LEAVES = Counter("rtc_leaves", "Room departures", ["reason"])
 RELAYED = Counter("rtc_relayed_frames", "Relayed offer/answer/candidate frames, counted at the sender", ["type"])
 ERRORS = Counter("rtc_errors", "Error frames sent, by code", ["code"])
+CHAT = Counter("rtc_chat_messages", "Chat messages accepted")
 RATE_LIMITED = Counter("rtc_rate_limited", "Frames refused by the per-connection rate limit")
 SLOW_READERS = Counter("rtc_slow_readers", "Connections closed because too much waited for the client to read it")
 RELAY_LATENCY = Histogram(

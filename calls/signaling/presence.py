@@ -71,7 +71,8 @@ return 1
 
 # Remove a peer entirely, only while `conn` holds it ("": while detached, and then, given a
 # time, only if its resume window closed by then: a client resuming meanwhile keeps it).
-# KEYS: peer, peer rooms, node peers, user peers, resume, peers, detached, active rooms, room members...
+# KEYS: peer, peer rooms, node peers, user peers, resume, peers, detached, active rooms, then for
+#   each room its members, chat, media and hands (`rooms.state_keys`)...
 # ARGV: peer, conn, node, uid, resume token (as read), expired by or "", room ids (as read)...
 # Returns {reason, rooms...}, false when gone or held by someone else, or "moved".
 _REMOVE = (
@@ -92,7 +93,8 @@ for i = 1, n do
 end
 local out = {h[5] or ''}
 for i = 1, n do
-  leave_room(KEYS[8 + i], KEYS[2], KEYS[8], p, ARGV[6 + i])
+  local k = 8 + 4 * (i - 1)
+  leave_room(KEYS[k + 1], KEYS[2], KEYS[8], p, ARGV[6 + i], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4])
   table.insert(out, ARGV[6 + i])
 end
 redis.call('DEL', KEYS[1], KEYS[2])
@@ -229,7 +231,7 @@ async def remove(peer: str, conn: str = "", expired_by: float | None = None) -> 
             keys.peers(),
             keys.detached(),
             keys.active_rooms(),
-            *(keys.room_members(room) for room in room_ids),
+            *(key for room in room_ids for key in rooms.state_keys(room)),
         ]
         expired = f"{expired_by:.3f}" if expired_by is not None else ""
         args = [peer, conn, node, uid, token, expired, *room_ids]

@@ -77,11 +77,10 @@ async def test_two_peers_joining_at_once_each_learn_of_the_other_exactly_once(co
         room = await sync_to_async(Room.objects.create)(name=f"r{i}", owner=owner)
         a, b = await connect(alice), await connect(bob)
         await asyncio.gather(a.send(type="join", room=room.id, id="j"), b.send(type="join", room=room.id, id="j"))
-        seen = {}
+        # Both are in the room before either sends: an offer to the room reaches only those in it.
+        seen = {me: [p["peer"] for p in (await me.recv_type("joined"))["peers"]] for me in (a, b)}
         for me in (a, b):
-            joined = await me.recv_type("joined")
             await me.send(type="offer", room=room.id, payload={"type": "offer", "sdp": SDP})
-            seen[me] = [p["peer"] for p in joined["peers"]]
         for me, other in ((a, b), (b, a)):
             await me.recv_type("offer")  # the other's offer came after its own peer-joined
             seen[me] += [f["peer"] for f in me.seen if f["type"] == "peer-joined"]

@@ -13,6 +13,7 @@ CONSTRUCTED = [
     events.relay("room1", "peerA", "{}", 1.0),
     events.peer_joined("room1", "peerA", {"id": 1}, "{}"),
     events.peer_left("room1", "peerA", "{}"),
+    events.peer_removed("room1", "{}"),
     events.peer_kick(),
     events.peer_replaced("chan.2"),
     events.user_event("{}"),

@@ -99,9 +99,7 @@ def hand_frame(room: str, peer: str, raised: bool, by: str, hands: list[str]) ->
     return {"type": "hand", "room": room, "peer": peer, "raised": raised, "by": by, "hands": hands}
 
 
-def removed_frame(
-    room: str, peer: str, user: dict[str, Any], by: dict[str, Any], ref: Ref = None
-) -> dict[str, Any]:
+def removed_frame(room: str, peer: str, user: dict[str, Any], by: dict[str, Any], ref: Ref = None) -> dict[str, Any]:
     return _with_ref({"type": "removed", "room": room, "peer": peer, "user": user, "by": by}, ref)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.browser.pages import RING_TIMEOUT
+from tests.browser.pages import RING_TIMEOUT, join_call
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -50,16 +50,25 @@ def servers(cluster_factory, tmp_path_factory, request):
 
 @pytest.fixture
 def open_page(browser, servers):
-    """open_page(user_cookie, node_index, path) -> a page of a fresh context (one user each)."""
+    """open_page(user_cookie, node_index, path) -> a page of a fresh context (one user each).
+
+    On a call page, `join=True` clicks "Join now" on the pre-join screen (`join=False` stays there);
+    `color_scheme` is "light" or "dark"; `init_script` runs before the page's own scripts."""
     contexts = []
 
-    def open_(cookie: str | None, node: int, path: str, viewport=None):
-        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    def open_(
+        cookie: str | None, node: int, path: str, viewport=None, *, join=True, color_scheme=None, init_script=None
+    ):
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800}, color_scheme=color_scheme)
         contexts.append(context)
         if cookie:
             context.add_cookies([{"name": "sessionid", "value": cookie, "url": servers[node].url}])
+        if init_script:
+            context.add_init_script(init_script)
         page = context.new_page()
         page.goto(f"{servers[node].url}{path}")
+        if join and page.locator("#join-now").count():
+            join_call(page)
         return page
 
     yield open_

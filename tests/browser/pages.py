@@ -1,4 +1,4 @@
-"""What the browser tests read from a call page: connected links, media statistics."""
+"""What the browser tests do on a call page: join from the pre-join screen, read links and media statistics."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ RING_TIMEOUT = 5  # seconds the shared cluster rings before a call is missed
 CONNECTED = (
     """(n) => window.rtc && [...window.rtc.links.values()].filter(e => e.link.state === 'connected').length >= n"""
 )
+
+
+def join_call(page) -> None:
+    """Leave the pre-join screen with the choices on it ("Join now" is enabled once the devices are checked)."""
+    page.locator("#join-now").click()
+    page.locator("#in-call").wait_for(state="visible")
 
 
 def wait_connected(page, peers: int = 1, timeout: float = 30) -> None:

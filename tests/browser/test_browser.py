@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from calls.models import Call, Room
-from tests.browser.pages import RING_TIMEOUT, grows, stats, wait_connected
+from tests.browser.pages import RING_TIMEOUT, grows, join_call, stats, wait_connected
 from tests.helpers import PASSWORD, make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
@@ -55,6 +55,10 @@ def test_direct_call_rings_every_tab_connects_through_turn_and_ends(open_page):
     expect(tab2.locator("#call-banner")).to_contain_text("Answered elsewhere", timeout=10000)
     tab1.wait_for_url("**/r/*/?call=*", timeout=10000)
     caller.wait_for_url("**/r/*/?call=*", timeout=10000)
+    for page in (caller, tab1):
+        # an accepted call shows the pre-join screen too, ready to go with one key
+        expect(page.locator("#join-now")).to_be_focused(timeout=10000)
+        page.keyboard.press("Enter")
     wait_connected(caller)
     wait_connected(tab1)
     for page in (caller, tab1):
@@ -65,6 +69,7 @@ def test_direct_call_rings_every_tab_connects_through_turn_and_ends(open_page):
     ARTIFACTS.mkdir(exist_ok=True)
     caller.screenshot(path=str(ARTIFACTS / "call.png"))
     caller.locator("#hangup").click()
+    caller.locator("#leave-confirm").click()
     expect(tab1.locator("#call-banner")).to_contain_text("ended", timeout=10000)
     expect(tab1.locator("#notice")).to_contain_text("The call ended", timeout=10000)
     call = Call.objects.get(caller=alice, callee=bob)
@@ -110,6 +115,8 @@ def test_decline_cancel_missed_and_busy(open_page):
     callee.locator("[data-call-action=accept]").click()
     callee.wait_for_url("**/r/*/?call=*", timeout=10000)
     carol.wait_for_url("**/r/*/?call=*", timeout=10000)
+    join_call(callee)
+    join_call(carol)
     wait_connected(callee)
     caller.locator(".call-button[data-username=bob]").click()
     expect(banner).to_contain_text("busy", timeout=10000)
@@ -178,17 +185,18 @@ def test_mute_camera_off_and_screen_share_are_seen_by_the_other_side(open_page):
     a.locator("#mute").click()
     a.locator("#camera").click()
     assert grows(b, "audioBytes") and grows(b, "framesDecoded")
-    a.locator("#screen").click()
+    a.locator("#screen").click()  # a second video track: the camera keeps going
     a.wait_for_function(
-        """() => { const st = window.rtc.state; if (!st.screen) return false;
-            return [...st.links.values()].every(({link}) => link.video.sender.track === st.screen); }""",
+        """() => { const local = window.rtc.state.local; if (!local.screen) return false;
+            return [...window.rtc.links.values()].every(({link}) =>
+                link.transceivers.screen.sender.track === local.screen && link.video.sender.track === local.camera); }""",
         timeout=15000,
     )
     assert grows(b, "framesDecoded")
-    a.locator("#screen").click()  # stop sharing: back to the camera
+    a.locator("#screen").click()  # stop sharing
     a.wait_for_function(
-        """() => [...window.rtc.state.links.values()]
-            .every(({link}) => link.video.sender.track === window.rtc.state.camera)""",
+        """() => [...window.rtc.links.values()].every(({link}) => link.transceivers.screen.sender.track === null
+            && link.video.sender.track === window.rtc.state.local.camera)""",
         timeout=10000,
     )
 
@@ -230,8 +238,8 @@ def test_both_sides_renegotiate_at_once(open_page):
     for page in (a, b):
         page.evaluate(RENEGOTIATE_AT, at)
     for page in (a, b):
-        # two own transceivers, the other side's new one, and ours
-        page.wait_for_function(NEGOTIATED, arg=4, timeout=20000)
+        # the four of the call (microphone, camera, screen, screen sound), the other side's new one, and ours
+        page.wait_for_function(NEGOTIATED, arg=6, timeout=20000)
     for page in (a, b):
         assert page.evaluate("() => window.negotiationErrors") == []
         assert grows(page, "videoBytes"), "inbound video does not flow after the glare"
@@ -270,11 +278,14 @@ def test_joining_without_camera_or_microphone_is_watch_only(open_page, browser, 
     )
     viewer = context.new_page()
     viewer.goto(f"{servers[1].url}/r/{room.pk}/")
-    expect(viewer.locator("#notice")).to_contain_text("watch only", timeout=10000)
+    expect(viewer.locator("#prejoin-message")).to_contain_text("access is blocked", timeout=10000)
+    expect(viewer.locator("#prejoin-message")).to_contain_text("join to listen and watch")
+    join_call(viewer)
+    expect(viewer.locator("#notice")).to_contain_text("listen and watch", timeout=10000)
     wait_connected(viewer)
     wait_connected(speaker)
     assert grows(viewer, "videoBytes")
-    expect(viewer.locator("#notice")).to_contain_text("watch only")  # still said once connected
+    expect(viewer.locator("#notice")).to_contain_text("listen and watch")  # still said once connected
     expect(viewer.locator("#mute")).to_be_disabled()
     context.close()
 
@@ -298,13 +309,15 @@ def test_pages_fit_a_phone(open_page):
     room = Room.objects.create(name="Standup", owner=owner)
     phone = {"width": 390, "height": 844}
     home = open_page(co, 0, "/", viewport=phone)
-    call = open_page(co, 1, f"/r/{room.pk}/", viewport=phone)
-    for page in (home, call):
-        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
+    call = open_page(co, 1, f"/r/{room.pk}/", viewport=phone, join=False)
+    expect(call.locator("#join-now")).to_be_enabled()
     ARTIFACTS.mkdir(exist_ok=True)
-    home.screenshot(path=str(ARTIFACTS / "home-phone.png"))
-    call.screenshot(path=str(ARTIFACTS / "call-phone.png"))
+    for page, name in ((home, "home-phone"), (call, "prejoin-phone"), (call, "call-phone")):
+        if name == "call-phone":
+            join_call(call)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px"
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def teardown_module(module):

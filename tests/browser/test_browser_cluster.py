@@ -7,7 +7,7 @@ import os
 import pytest
 
 from calls.models import Room
-from tests.browser.pages import CONNECTED, grows, stats
+from tests.browser.pages import CONNECTED, grows, join_call, stats
 from tests.helpers import make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -39,6 +39,7 @@ def test_call_through_nginx_over_https_relayed_by_coturn(cluster, browser):
         context.add_cookies([{"name": "sessionid", "value": cookie, "url": cluster.url, "secure": True}])
         page = context.new_page()
         page.goto(f"{cluster.url}/r/{room.pk}/")
+        join_call(page)
         pages.append(page)
     try:
         for page in pages:

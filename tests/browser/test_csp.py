@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from calls.models import Room
-from tests.browser.pages import wait_connected
+from tests.browser.pages import join_call, wait_connected
 from tests.helpers import PASSWORD, make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -47,6 +47,8 @@ def open_page(browser, servers):
         console: list[str] = []
         page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
         page.goto(f"{servers[node].url}{path}")
+        if page.locator("#join-now").count():
+            join_call(page)
         return page, console
 
     yield open_

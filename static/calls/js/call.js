@@ -1,142 +1,66 @@
-// The call page: local media, one PeerLink per remote peer, controls, quality, recovery.
+// The call page: the pre-join screen, then the mesh of peer connections (mesh.js), the stage,
+// the panels, media state, hands, owner controls and recovery. Signaling connects at once (so a
+// newer server or a ringing call is noticed on the pre-join screen); the room is joined on "Join now".
+import { ChatPanel } from "./chat.js";
+import { wireControls } from "./controls.js";
+import { LocalMedia } from "./local.js";
+import { Mesh, nameOf } from "./mesh.js";
+import { ParticipantsPanel } from "./participants.js";
+import { Prejoin } from "./prejoin.js";
 import { CLOSE_MESSAGES, ERROR_MESSAGES } from "./protocol.js";
-import { PeerLink } from "./peer.js";
 import { attachCalls, calls } from "./ring.js";
 import { Signaling } from "./signaling.js";
-import { describeQuality, el, notice, remoteTile, removeTile } from "./ui.js";
+import { Stage, wirePip } from "./speaker.js";
+import { chime, toast } from "./toast.js";
+import { el, notice, setButton, showMedia } from "./ui.js";
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
-const VIDEO = { width: { ideal: 320 }, height: { ideal: 240 }, frameRate: { ideal: 15, max: 15 } };
+const $ = (id) => document.getElementById(id);
+const localTile = document.querySelector(".tile.local");
 
 const state = {
   iceServers: config.iceServers,
   iceTransportPolicy: config.iceTransportPolicy,
-  local: new MediaStream(),
-  camera: null, // the camera track (kept while sharing the screen)
-  mic: null,
-  screen: null,
-  muted: false,
-  cameraOff: false,
-  links: new Map(), // peer id -> { link, tile }
+  local: null, // LocalMedia, once past the pre-join screen
+  removed: [], // owner only: users removed from the room
+  self: null, // our peer id in the room
+  joined: false,
+  entered: false, // past the pre-join screen
   ended: false,
-  mediaNotice: "",
-  linkNotice: null, // { peer, text }: the negotiation failure on show, if any
 };
 const signaling = new Signaling(config.wsPath);
-window.rtc = { state, signaling, calls, links: state.links, stats }; // read-only hook for tests and debugging
+const chat = new ChatPanel($("chat-panel"), { send: sendChat, userId: config.user.id });
+const people = new ParticipantsPanel($("people-panel"), { ownerControls: $("people-panel").dataset.owner === "true" });
+const links = new Map();
+const stage = new Stage($("stage"), { links, isMuted: (peer) => mesh.media.get(peer)?.audio === false });
+const mesh = new Mesh({
+  signaling,
+  room: config.room,
+  people,
+  stage,
+  links,
+  localTile,
+  getTracks: () => state.local.tracks,
+  getIce: () => ({ iceServers: state.iceServers, iceTransportPolicy: state.iceTransportPolicy }),
+});
+state.links = links;
+window.rtc = { state, signaling, calls, links, mesh, stage, chat, people, stats: () => mesh.stats() }; // for tests and debugging
 
-// ---- local media ---------------------------------------------------------------------
-async function getMedia() {
-  const attempts = [
-    { audio: true, video: VIDEO },
-    { audio: true, video: false },
-    { audio: false, video: VIDEO },
-  ];
-  let lastError = null;
-  for (const constraints of attempts) {
-    try {
-      return await navigator.mediaDevices.getUserMedia(constraints);
-    } catch (error) {
-      lastError = error;
-      if (error.name === "NotAllowedError") break;
-    }
-  }
-  const why = {
-    NotAllowedError: "Camera and microphone access was denied, so you joined without them (watch only).",
-    NotReadableError: "Your camera or microphone is in use by another application; you joined without them.",
-    NotFoundError: "No camera or microphone found; you joined watch-only.",
-  }[lastError?.name] || "Your camera and microphone could not be started; you joined watch-only.";
-  state.mediaNotice = why;
-  notice(why, "warning");
-  return null;
-}
-
-function setLocal(stream) {
-  state.mic = stream?.getAudioTracks()[0] || null;
-  state.camera = stream?.getVideoTracks()[0] || null;
-  state.local = new MediaStream([state.mic, state.camera].filter(Boolean));
-  // A media element with an empty stream never finishes loading (and holds the page's load event).
-  document.getElementById("local-video").srcObject = state.local.getTracks().length ? state.local : null;
-  document.getElementById("mute").disabled = !state.mic;
-  document.getElementById("camera").disabled = !state.camera;
-}
-
-function outgoing(kind) {
-  if (kind === "audio") return state.muted ? null : state.mic;
-  if (state.screen) return state.screen;
-  return state.cameraOff ? null : state.camera;
-}
-
-function applyOutgoing() {
-  for (const { link } of state.links.values()) {
-    link.replaceTrack("audio", outgoing("audio"));
-    link.replaceTrack("video", outgoing("video"));
-  }
-}
-
-// ---- peers ---------------------------------------------------------------------------
-function addPeer(peer, user, initiator) {
-  if (state.links.has(peer)) return state.links.get(peer);
-  const link = new PeerLink({
-    signaling,
-    room: config.room,
-    remotePeer: peer,
-    user,
-    config: { iceServers: state.iceServers, iceTransportPolicy: state.iceTransportPolicy },
-    localStream: state.local,
-    tracks: { audio: outgoing("audio"), video: outgoing("video") },
-    initiator,
-  });
-  const name = user?.display_name || user?.username || "guest";
-  const tile = remoteTile(peer, name);
-  link.addEventListener("track", () => {
-    if (!tile.video.srcObject) tile.video.srcObject = link.remoteStream; // only once there is media
-  });
-  link.addEventListener("state", ({ detail }) => {
-    tile.state.textContent = detail;
-    tile.tile.dataset.state = detail;
-    if (detail === "connected") clearLinkNotice(peer); // whatever failed, the call works now
-  });
-  link.addEventListener("error", ({ detail }) => {
-    const text = `The connection with ${name} ran into a problem (${detail.step}: ${detail.error?.message || detail.error}).`;
-    state.linkNotice = { peer, text };
-    notice(text, "error");
-  });
-  const entry = { link, tile };
-  state.links.set(peer, entry);
-  return entry;
-}
-
-// Connection trouble is over: show only what is still true (e.g. that we joined watch-only).
-function clearNotice() {
-  notice(state.mediaNotice || "", "warning");
-}
-
-// Take a peer's negotiation failure off the page, unless another notice has replaced it.
-function clearLinkNotice(peer) {
-  if (state.linkNotice?.peer !== peer) return;
-  if (document.getElementById("notice").textContent === state.linkNotice.text) clearNotice();
-  state.linkNotice = null;
-}
-
-function dropPeer(peer) {
-  const entry = state.links.get(peer);
-  if (!entry) return;
-  clearLinkNotice(peer);
-  entry.link.close();
-  state.links.delete(peer);
-  removeTile(peer);
-}
-
-function dropAll() {
-  for (const peer of [...state.links.keys()]) dropPeer(peer);
-}
-
+// ---- the room ------------------------------------------------------------------------
 async function join() {
   try {
-    const joined = await signaling.request({ type: "join", room: config.room });
-    clearNotice();
-    for (const { peer, user } of joined.peers) addPeer(peer, user, true);
+    const joined = await signaling.request({ type: "join", room: config.room, media: state.local.state });
+    state.joined = true;
+    if (state.self && state.self !== signaling.peer) people.remove(state.self);
+    state.self = signaling.peer;
+    mesh.clearNotice();
+    mesh.owner = joined.owner ?? mesh.owner;
+    state.removed = joined.removed || [];
+    people.upsert(state.self, { name: `${nameOf(config.user)} (you)`, self: true, owner: config.user.id === mesh.owner, media: state.local.state });
+    people.setRemoved(state.removed);
+    chat.load(joined.chat || []);
+    for (const { peer, user, media } of joined.peers) mesh.add(peer, user, true, media);
+    mesh.setHands(joined.hands);
   } catch (error) {
     if (error.code) {
       notice(ERROR_MESSAGES[error.code] || error.message, "error");
@@ -145,163 +69,193 @@ async function join() {
   }
 }
 
+async function sendChat(text) {
+  if (!state.joined) throw Object.assign(new Error("not in the call"), { code: signaling.open ? "not_joined" : "closed" });
+  try {
+    await signaling.request({ type: "chat", room: config.room, text });
+  } catch (error) {
+    throw error.code ? error : Object.assign(error, { code: "closed" });
+  }
+}
+
+function request(frame, failure) {
+  return signaling.request({ room: config.room, ...frame }).catch((error) =>
+    toast(`${failure}: ${ERROR_MESSAGES[error.code] || error.message}`, "error"));
+}
+
+const here = (frame) => frame.room === config.room && state.joined;
+
 signaling.addEventListener("hello", ({ detail }) => {
+  $("reconnecting").hidden = true;
+  if (!state.entered || state.ended) return; // still on the pre-join screen
   if (detail.resumed) {
     // Same peer id and rooms: the others never saw us leave. Repair what the gap broke.
-    clearNotice();
-    for (const { link } of state.links.values()) {
+    mesh.clearNotice();
+    for (const { link } of links.values()) {
       if (link.state !== "connected") link.restartIce();
     }
     return;
   }
-  dropAll(); // a new peer id: the others know us under it only after we join again
+  state.joined = false;
+  mesh.dropAll(); // a new peer id: the others know us under it only after we join again
   join();
 });
 signaling.addEventListener("peer-joined", ({ detail }) => {
-  if (detail.room === config.room) addPeer(detail.peer, detail.user, false);
+  if (!here(detail)) return;
+  mesh.add(detail.peer, detail.user, false, detail.media);
+  toast(`${nameOf(detail.user)} joined`);
+  chime("up");
 });
 signaling.addEventListener("peer-left", ({ detail }) => {
-  if (detail.room === config.room) dropPeer(detail.peer);
+  if (detail.room !== config.room) return;
+  const entry = mesh.drop(detail.peer);
+  if (!entry) return;
+  toast(detail.reason === "removed" ? `${entry.name} was removed from the call` : `${entry.name} left`);
+  chime("down");
+});
+signaling.addEventListener("media", ({ detail }) => {
+  if (here(detail)) mesh.setMedia(detail.from, { audio: detail.audio, video: detail.video, screen: detail.screen });
+});
+signaling.addEventListener("hand", ({ detail }) => {
+  if (!here(detail)) return;
+  const before = mesh.hands;
+  mesh.setHands(detail.hands);
+  const name = links.get(detail.peer)?.name;
+  if (detail.raised && name && !before.includes(detail.peer)) toast(`${name} raised a hand`);
+  if (!detail.raised && detail.peer === state.self && detail.by !== state.self) toast("The owner lowered your hand");
+});
+signaling.addEventListener("removed", ({ detail }) => {
+  if (detail.room !== config.room) return;
+  if (detail.peer === state.self || (detail.user?.id === config.user.id && detail.ref === undefined)) {
+    endCall(`${nameOf(detail.by)}, the room's owner, removed you from this call.`, "error");
+    return;
+  }
+  state.removed = [...state.removed.filter((u) => u.id !== detail.user.id), detail.user];
+  people.setRemoved(state.removed);
+  mesh.drop(detail.peer);
+  toast(`${nameOf(detail.user)} was removed and cannot come back until you let them in`);
 });
 for (const kind of ["offer", "answer"]) {
   signaling.addEventListener(kind, ({ detail }) => {
-    if (detail.room !== config.room) return;
-    const { link } = addPeer(detail.from, detail.user, false);
+    if (!here(detail)) return;
+    const { link } = mesh.add(detail.from, detail.user, false);
     // PeerLink reports its own failures (an "error" event); this only guards against a bug.
     link.handleDescription(detail.payload).catch((error) => console.error("offer/answer handling", error));
   });
 }
 signaling.addEventListener("candidate", ({ detail }) => {
-  if (detail.room !== config.room) return;
-  const { link } = addPeer(detail.from, detail.user, false);
+  if (!here(detail)) return;
+  const { link } = mesh.add(detail.from, detail.user, false);
   link.handleCandidate(detail.payload).catch((error) => console.error("candidate handling", error));
 });
 signaling.addEventListener("reconnecting", () => {
-  if (!state.ended) notice("Connection lost, reconnecting…", "warning");
+  if (!state.ended) $("reconnecting").hidden = false;
 });
 signaling.addEventListener("final", ({ detail }) => {
+  $("reconnecting").hidden = true;
   notice(CLOSE_MESSAGES[detail.code] || "Disconnected.", "error");
 });
 signaling.addEventListener("error", ({ detail }) => {
   if (detail.code === "unavailable") notice(ERROR_MESSAGES.unavailable, "warning");
 });
 
-// ---- controls ------------------------------------------------------------------------
-const buttons = {
-  mute: document.getElementById("mute"),
-  camera: document.getElementById("camera"),
-  screen: document.getElementById("screen"),
-  hangup: document.getElementById("hangup"),
-  devices: document.getElementById("devices"),
-};
-
-// Mute and camera off stop sending (replaceTrack(null)), so the other side sees the track go quiet.
-function toggle(button, flag, track, labels) {
-  button.addEventListener("click", () => {
-    state[flag] = !state[flag];
-    if (state[track]) state[track].enabled = !state[flag];
-    button.textContent = labels[Number(state[flag])];
-    button.setAttribute("aria-pressed", String(state[flag]));
-    applyOutgoing();
+// Owner controls from the participant list (the server checks that we are the owner).
+people.addEventListener("remove", ({ detail }) => request({ type: "remove", peer: detail.peer }, "Could not remove"));
+people.addEventListener("lower-hand", ({ detail }) =>
+  request({ type: "hand", raised: false, peer: detail.peer }, "Could not lower the hand"));
+people.addEventListener("let-in", ({ detail }) => {
+  const id = typeof detail.user === "object" ? detail.user.id : detail.user;
+  request({ type: "let-in", user: id }, "Could not let them in").then((reply) => {
+    if (!reply) return;
+    state.removed = state.removed.filter((u) => u.id !== id);
+    people.setRemoved(state.removed);
+    toast(`${detail.name || nameOf(reply.user)} can join again`);
   });
-}
-toggle(buttons.mute, "muted", "mic", ["Mute", "Unmute"]);
-toggle(buttons.camera, "cameraOff", "camera", ["Camera off", "Camera on"]);
-
-async function stopSharing() {
-  if (!state.screen) return;
-  state.screen.onended = null;
-  state.screen.stop();
-  state.screen = null;
-  buttons.screen.textContent = "Share screen";
-  document.getElementById("local-video").srcObject = state.local.getTracks().length ? state.local : null;
-  applyOutgoing();
-}
-
-buttons.screen.addEventListener("click", async () => {
-  if (state.screen) return stopSharing();
-  try {
-    const display = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 } });
-    state.screen = display.getVideoTracks()[0];
-    state.screen.onended = () => stopSharing(); // the browser's own "Stop sharing" button
-    buttons.screen.textContent = "Stop sharing";
-    document.getElementById("local-video").srcObject = new MediaStream([state.screen]);
-    applyOutgoing();
-  } catch (error) {
-    notice(error.name === "NotAllowedError" ? "Screen sharing was not allowed." : "Screen sharing failed.", "warning");
-  }
 });
 
-async function listDevices() {
-  const devices = await navigator.mediaDevices.enumerateDevices();
-  const select = buttons.devices;
-  select.replaceChildren(el("option", { value: "" }, "Camera / microphone…"));
-  for (const device of devices) {
-    if (device.kind !== "videoinput" && device.kind !== "audioinput") continue;
-    const label = device.label || (device.kind === "videoinput" ? "Camera" : "Microphone");
-    select.append(el("option", { value: `${device.kind}:${device.deviceId}` }, label));
+// ---- local media ---------------------------------------------------------------------
+function showLocal() {
+  const local = state.local;
+  const video = $("local-video");
+  if ((video.srcObject?.getVideoTracks()[0] || null) !== local.camera) {
+    video.srcObject = local.camera ? new MediaStream([local.camera]) : null;
+  }
+  showMedia(localTile, local.state);
+  setButton($("mute"), { label: local.muted ? "Unmute" : "Mute", pressed: local.muted, iconName: local.muted ? "mic-off" : "mic" });
+  setButton($("camera"), { label: local.cameraOff ? "Camera on" : "Camera off", pressed: local.cameraOff, iconName: local.cameraOff ? "cam-off" : "cam" });
+  setButton($("screen"), { label: local.screen ? "Stop sharing" : "Share screen", pressed: Boolean(local.screen) });
+  $("mute").disabled = !local.mic;
+  $("camera").disabled = !local.hasCamera;
+  $("screen").disabled = !navigator.mediaDevices?.getDisplayMedia;
+  showLocalScreen();
+  if (state.self) people.upsert(state.self, { media: local.state });
+}
+
+// While we share, a tile shows what the others see.
+function showLocalScreen() {
+  let tile = document.querySelector(".tile.screen.local-screen");
+  if (!state.local.screen) {
+    tile?.remove();
+    stage.arrange();
+    return;
+  }
+  if (!tile) {
+    tile = el("figure", { class: "tile screen local-screen", dataset: { peer: "self" } },
+      el("video", { autoplay: true, playsInline: true, muted: true }),
+      el("figcaption", {}, el("span", { class: "name" }, "You are presenting")));
+    $("remotes").prepend(tile);
+  }
+  const video = tile.querySelector("video");
+  if (video.srcObject?.getVideoTracks()[0] !== state.local.screen) video.srcObject = new MediaStream([state.local.screen]);
+  stage.arrange();
+}
+
+async function toggleScreen() {
+  const local = state.local;
+  if (local.screen) return local.stopScreen();
+  try {
+    await local.startScreen();
+  } catch (error) {
+    toast(error.name === "NotAllowedError" ? "Screen sharing was not allowed." : "Screen sharing failed.", "warning");
   }
 }
 
-buttons.devices.addEventListener("change", async () => {
-  const [kind, deviceId] = buttons.devices.value.split(/:(.*)/s);
-  if (!deviceId) return;
-  const constraints = kind === "videoinput"
-    ? { video: { ...VIDEO, deviceId: { exact: deviceId } } }
-    : { audio: { deviceId: { exact: deviceId } } };
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia(constraints);
-    const track = stream.getTracks()[0];
-    if (kind === "videoinput") {
-      state.camera?.stop();
-      state.camera = track;
-    } else {
-      state.mic?.stop();
-      state.mic = track;
-    }
-    setLocal(new MediaStream([state.mic, state.camera].filter(Boolean)));
-    applyOutgoing();
-  } catch (error) {
-    notice(error.name === "NotReadableError" ? "That device is in use by another application." : "Could not switch device.", "warning");
-  }
-});
+// What to keep saying once in the call, when the pre-join screen found a device problem.
+function mediaNotice({ mic, camera, problem }) {
+  if (!problem) return "";
+  if (!mic && !camera) return `${problem.split(/ — | You can/)[0]} You joined to listen and watch.`;
+  return problem;
+}
 
-function endCall(message) {
+// ---- leaving -------------------------------------------------------------------------
+function endCall(message, kind = "info") {
   if (state.ended) return;
   state.ended = true;
-  signaling.send({ type: "leave", room: config.room });
-  dropAll();
-  for (const track of [state.mic, state.camera, state.screen]) track?.stop();
+  if (state.joined) signaling.send({ type: "leave", room: config.room });
+  state.joined = false;
+  mesh.dropAll();
+  state.local?.stopAll();
+  stage.close();
   signaling.close();
+  $("reconnecting").hidden = true;
   document.body.classList.add("call-ended");
-  notice(message || "You left the call.", "info");
+  notice(message || "You left the call.", kind);
 }
 
-buttons.hangup.addEventListener("click", () => {
+function leave() {
   if (config.call) signaling.send({ type: "hangup", call: config.call });
-  endCall("You hung up.");
+  endCall("You left the call.");
   setTimeout(() => location.assign("/"), 1500);
-});
-
-// ---- quality and TURN refresh --------------------------------------------------------
-async function stats() {
-  const out = {};
-  for (const [peer, { link, tile }] of state.links) {
-    const s = await link.stats();
-    tile.quality.textContent = describeQuality(s);
-    out[peer] = s;
-  }
-  return out;
 }
-setInterval(() => stats().catch(() => {}), 3000);
 
+// ---- TURN refresh --------------------------------------------------------------------
 async function refreshTurn() {
   try {
     const response = await fetch(config.turnRefreshUrl, { credentials: "same-origin" });
     if (!response.ok) throw new Error(response.status);
     const body = await response.json();
     state.iceServers = body.iceServers;
-    for (const { link } of state.links.values()) link.setIceServers(state.iceServers, state.iceTransportPolicy);
+    for (const { link } of links.values()) link.setIceServers(state.iceServers, state.iceTransportPolicy);
     window.rtc.turnRefreshedAt = Date.now();
     scheduleTurnRefresh(body.ttl);
   } catch {
@@ -313,14 +267,60 @@ function scheduleTurnRefresh(ttl) {
   if (ttl) setTimeout(refreshTurn, (ttl * 1000) / 2 - 5000);
 }
 
+// ---- panels and controls -------------------------------------------------------------
+function syncToggle(panel, button) {
+  const update = () => button.setAttribute("aria-pressed", String(!panel.hidden));
+  new MutationObserver(update).observe(panel, { attributes: true, attributeFilter: ["hidden"] });
+  update();
+}
+syncToggle($("chat-panel"), $("chat-toggle"));
+syncToggle($("people-panel"), $("people-toggle"));
+chat.addEventListener("unread", ({ detail }) => {
+  $("chat-unread").textContent = String(detail);
+  $("chat-unread").hidden = !detail;
+});
+stage.addEventListener("layout", ({ detail }) =>
+  setButton($("layout"), { label: detail === "grid" ? "Speaker view" : "Grid view", pressed: detail === "speaker" }));
+stage.addEventListener("speaker", ({ detail }) => {
+  for (const peer of links.keys()) people.upsert(peer, { speaking: peer === detail });
+});
+wirePip($("pip"), stage);
+wireControls({
+  mute: () => state.local.toggleMute(),
+  camera: () => state.local.toggleCamera().catch((error) => toast(error.message, "warning")),
+  screen: toggleScreen,
+  hand: () => request({ type: "hand", raised: !mesh.hands.includes(state.self) }, "Could not raise your hand"),
+  chat: () => chat.setOpen(!chat.open),
+  people: () => people.setOpen(!people.open),
+  layout: () => stage.toggleLayout(),
+  leave,
+});
+
 // ---- start ---------------------------------------------------------------------------
 attachCalls(signaling, {
   me: config.user.id,
   onEnded: (call) => {
-    if (call.id === config.call) endCall("The call ended.");
+    if (call.id !== config.call) return;
+    if (state.entered) endCall("The call ended.");
+    else notice("The call ended.", "info");
   },
 });
-setLocal(await getMedia());
-listDevices().catch(() => {});
 scheduleTurnRefresh(config.turnTtl);
 signaling.connect();
+const choice = await new Prejoin({ peersUrl: `/api/rooms/${config.room}/peers/`, me: config.user.id }).run();
+state.local = new LocalMedia(choice);
+mesh.speakerId = choice.speakerId;
+mesh.mediaNotice = mediaNotice(choice);
+mesh.clearNotice();
+state.local.addEventListener("change", () => {
+  mesh.applyTracks();
+  showLocal();
+  if (state.joined) signaling.send({ type: "media", room: config.room, ...state.local.state });
+});
+showLocal();
+$("in-call").hidden = false;
+document.body.classList.add("in-call-page");
+stage.setLayout("grid");
+state.entered = true;
+setInterval(() => mesh.stats().catch(() => {}), 3000);
+if (signaling.open) join();

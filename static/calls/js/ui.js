@@ -1,4 +1,4 @@
-// Small DOM helpers for the call page: video tiles, status lines, notices.
+// Small DOM helpers for the call page: elements, notices, video tiles and their indicators.
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -12,6 +12,16 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+export function icon(name) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+  use.setAttribute("href", `#i-${name}`);
+  svg.append(use);
+  return svg;
+}
+
 export function notice(text, kind = "info") {
   const box = document.getElementById("notice");
   if (!box) return;
@@ -20,19 +30,57 @@ export function notice(text, kind = "info") {
   box.hidden = !text;
 }
 
-export function remoteTile(peer, name) {
+// A button's label and pressed state (icon + text buttons of the control bar).
+export function setButton(button, { label, pressed, iconName }) {
+  if (label !== undefined) button.querySelector(".label").textContent = label;
+  if (pressed !== undefined) button.setAttribute("aria-pressed", String(pressed));
+  if (iconName) button.querySelector("use")?.setAttribute("href", `#i-${iconName}`);
+}
+
+function indicators() {
+  return [
+    el("span", { class: "hand-indicator", hidden: true }),
+    el("span", { class: "muted-indicator", title: "Microphone off", hidden: true }, icon("mic-off"), el("span", { class: "sr-only" }, "muted")),
+    el("span", { class: "camera-off-indicator", title: "Camera off", hidden: true }, icon("cam-off"), el("span", { class: "sr-only" }, "camera off")),
+  ];
+}
+
+// A remote person's tile: video, name, link state, quality and the media-state indicators.
+// The quality line changes every few seconds: it is plain text, not a live region.
+export function remoteTile(peer, name, { screen = false } = {}) {
   const video = el("video", { autoplay: true, playsInline: true, class: "remote-video" });
-  const label = el("span", { class: "name" }, name);
+  const label = el("span", { class: "name" }, screen ? `${name} is presenting` : name);
   const state = el("span", { class: "link-state" }, "connecting…");
   const quality = el("span", { class: "quality" }, "");
-  const tile = el("figure", { class: "tile", id: `tile-${peer}`, dataset: { peer } }, video,
-    el("figcaption", {}, label, state, quality));
+  const avatar = el("span", { class: "avatar", "aria-hidden": "true" }, initials(name));
+  const caption = screen ? el("figcaption", {}, label) : el("figcaption", {}, label, ...indicators(), state, quality);
+  const tile = el("figure", { class: screen ? "tile screen" : "tile", id: `tile-${peer}${screen ? "-screen" : ""}`, dataset: { peer } },
+    video, avatar, caption);
+  if (screen) tile.hidden = true;
   document.getElementById("remotes").append(tile);
   return { tile, video, state, quality };
 }
 
-export function removeTile(peer) {
-  document.getElementById(`tile-${peer}`)?.remove();
+export function initials(name) {
+  const words = String(name || "?").trim().split(/[\s._-]+/).filter(Boolean);
+  return (words.length > 1 ? words[0][0] + words[1][0] : (words[0] || "?").slice(0, 2)).toUpperCase();
+}
+
+// Show a peer's media state ({audio, video, screen} or null: unknown, nothing shown) on a tile.
+export function showMedia(tile, media) {
+  const known = media || { audio: true, video: true };
+  tile.querySelector(".muted-indicator").hidden = known.audio !== false;
+  tile.querySelector(".camera-off-indicator").hidden = known.video !== false;
+  tile.classList.toggle("video-off", known.video === false);
+}
+
+// "✋ 2": the person's place in the queue of raised hands (0: not raised).
+export function showHand(tile, place) {
+  const box = tile.querySelector(".hand-indicator");
+  box.hidden = !place;
+  box.textContent = place ? `✋ ${place}` : "";
+  box.title = place ? `Hand raised (${place} in line)` : "";
+  tile.classList.toggle("hand-raised", Boolean(place));
 }
 
 export function describeQuality(stats) {
@@ -43,4 +91,12 @@ export function describeQuality(stats) {
   parts.push(`${Math.round(stats.bitrate / 1000)} kbit/s`);
   parts.push(stats.relayed ? "relayed" : "direct");
   return parts.join(" · ");
+}
+
+// A one-word grade of a link for the participant list: good, fair or poor.
+export function qualityGrade(stats) {
+  if (!stats || stats.state !== "connected") return stats?.state || "connecting";
+  if (stats.loss > 5 || (stats.rtt ?? 0) > 400) return "poor";
+  if (stats.loss > 1 || (stats.rtt ?? 0) > 200) return "fair";
+  return "good";
 }

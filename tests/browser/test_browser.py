@@ -189,7 +189,8 @@ def test_mute_camera_off_and_screen_share_are_seen_by_the_other_side(open_page):
     a.wait_for_function(
         """() => { const local = window.rtc.state.local; if (!local.screen) return false;
             return [...window.rtc.links.values()].every(({link}) =>
-                link.transceivers.screen.sender.track === local.screen && link.video.sender.track === local.camera); }""",
+                link.transceivers.screen.sender.track === local.screen
+                && link.video.sender.track === local.camera); }""",
         timeout=15000,
     )
     assert grows(b, "framesDecoded")

@@ -113,6 +113,9 @@ signaling.addEventListener("peer-left", ({ detail }) => {
   toast(detail.reason === "removed" ? `${entry.name} was removed from the call` : `${entry.name} left`);
   chime("down");
 });
+signaling.addEventListener("chat", ({ detail }) => {
+  if (here(detail)) chat.receive(detail, detail.from === state.self);
+});
 signaling.addEventListener("media", ({ detail }) => {
   if (here(detail)) mesh.setMedia(detail.from, { audio: detail.audio, video: detail.video, screen: detail.screen });
 });

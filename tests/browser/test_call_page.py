@@ -1,0 +1,165 @@
+"""The call page people use: pre-join choices, HD video, media state, screen share, active speaker.
+
+Every page is a user of its own on one of the two daphne processes of the shared cluster,
+relay-only through coturn; everything is read from the pages (the DOM, window.rtc).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from calls.models import Room
+from tests.browser.pages import join_call, wait_connected
+from tests.helpers import make_user
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+WAIT = 20_000  # ms: frames across two processes and media through coturn on a busy 2-core machine
+
+
+def peer_of(page: Page) -> str:
+    return page.evaluate("() => window.rtc.signaling.peer")
+
+
+def tile(page: Page, peer: str, screen: bool = False):
+    return page.locator(f'#remotes figure.tile{".screen" if screen else ":not(.screen)"}[data-peer="{peer}"]')
+
+
+def video_width(page: Page, peer: str, screen: bool = False, at_least: int = 1) -> None:
+    """Until the peer's (camera or screen) video on this page plays at least this wide."""
+    page.wait_for_function(
+        """([sel, w]) => document.querySelector(sel)?.videoWidth >= w""",
+        arg=[f'#remotes figure.tile{".screen" if screen else ":not(.screen)"}[data-peer="{peer}"] video', at_least],
+        timeout=40_000,
+    )
+
+
+def has(*classes: str) -> re.Pattern:
+    """A class attribute with all these classes, in any order."""
+    return re.compile("".join(rf"(?=.*\b{name}\b)" for name in classes))
+
+
+def pick_last(page: Page, select: str) -> str:
+    """Choose the last device of a picker (not the default one) and return its id."""
+    value = page.locator(f"{select} option").last.get_attribute("value")
+    page.select_option(select, value)
+    return value
+
+
+def test_prejoin_choices_hd_video_media_state_and_screen_share(open_page):
+    owner, ca = make_user("ann")
+    room = Room.objects.create(name="Design review", owner=owner)
+    path = f"/r/{room.pk}/"
+    ann = open_page(ca, 0, path, join=False)
+    expect(ann.locator("#join-now")).to_be_enabled(timeout=WAIT)
+    expect(ann.locator("#prejoin-video")).to_be_visible()
+    ann.wait_for_function("() => document.querySelector('#mic-level').value > 0", timeout=WAIT)  # the meter moves
+    camera_id = pick_last(ann, "#camera-select")
+    mic_id = pick_last(ann, "#mic-select")
+    ann.locator("#prejoin-mic").click()  # join muted
+    expect(ann.locator("#prejoin-mic")).to_have_attribute("aria-pressed", "true")
+    ann.wait_for_function(
+        "(id) => window.localStorage.getItem('rtcsite.media')?.includes(id)", arg=mic_id, timeout=WAIT
+    )
+
+    # The choices are remembered by the browser: a second visit starts from them.
+    again = ann.context.new_page()
+    again.goto(ann.url)
+    expect(again.locator("#join-now")).to_be_enabled(timeout=WAIT)
+    expect(again.locator("#mic-select")).to_have_value(mic_id)
+    expect(again.locator("#camera-select")).to_have_value(camera_id)
+    expect(again.locator("#prejoin-mic")).to_have_attribute("aria-pressed", "true")
+    again.close()
+
+    join_call(ann)
+    settings = ann.evaluate(
+        "() => ({ mic: window.rtc.state.local.mic.getSettings().deviceId,"
+        " camera: window.rtc.state.local.camera.getSettings().deviceId })"
+    )
+    assert settings == {"mic": mic_id, "camera": camera_id}
+    ben = open_page(make_user("ben")[1], 1, path)
+    wait_connected(ann)
+    wait_connected(ben)
+    a, b = peer_of(ann), peer_of(ben)
+
+    # Ann joined muted: Ben sees it at once, from the media state (not from silence).
+    expect(tile(ben, a).locator(".muted-indicator")).to_be_visible(timeout=WAIT)
+    expect(tile(ben, a).locator(".camera-off-indicator")).to_be_hidden()
+    expect(tile(ben, a).locator(".name")).to_have_text("ann")
+    expect(tile(ann, b).locator(".muted-indicator")).to_be_hidden()
+
+    # A 1:1 call is HD: Ben receives Ann's camera at least 640 px wide.
+    video_width(ben, a, at_least=640)
+
+    # Camera off and on, unmute: the other process's page follows.
+    ann.locator("#camera").click()
+    expect(tile(ben, a).locator(".camera-off-indicator")).to_be_visible(timeout=WAIT)
+    assert ann.evaluate("() => window.rtc.state.local.camera") is None  # the camera is released
+    ann.locator("#camera").click()
+    ann.locator("#mute").click()
+    expect(tile(ben, a).locator(".camera-off-indicator")).to_be_hidden(timeout=WAIT)
+    expect(tile(ben, a).locator(".muted-indicator")).to_be_hidden(timeout=WAIT)
+
+    # A screen share is a tile of its own; Ann's camera tile stays and keeps playing.
+    ann.locator("#screen").click()
+    expect(tile(ben, a, screen=True)).to_be_visible(timeout=WAIT)
+    video_width(ben, a, screen=True)
+    expect(tile(ben, a)).to_be_visible()
+    ben.wait_for_function(
+        """(sel) => { const v = document.querySelector(sel); const t = v.currentTime;
+            return new Promise(r => setTimeout(() => r(v.currentTime > t), 500)); }""",
+        arg=f'#remotes figure.tile:not(.screen)[data-peer="{a}"] video',
+        timeout=WAIT,
+    )
+    expect(ann.locator("#screen")).to_have_attribute("aria-pressed", "true")
+    # The browser's own "Stop sharing" bar ends the track: the share tile goes away everywhere.
+    ann.evaluate("() => window.rtc.state.local.screen.dispatchEvent(new Event('ended'))")
+    expect(tile(ben, a, screen=True)).to_be_hidden(timeout=WAIT)
+    expect(ann.locator("#screen")).to_have_attribute("aria-pressed", "false")
+
+
+def test_active_speaker_layouts_and_hands_across_processes(open_page):
+    owner, ca = make_user("ann")
+    room = Room.objects.create(name="Standup", owner=owner)
+    path = f"/r/{room.pk}/"
+    pages = {}
+    for i, (name, cookie) in enumerate((("ann", ca), ("ben", make_user("ben")[1]), ("cat", make_user("cat")[1]))):
+        page = open_page(cookie, i % 2, path, join=False)
+        if name != "cat":
+            page.locator("#prejoin-mic").click()  # only Cat's microphone is live
+        join_call(page)
+        pages[name] = page
+    for page in pages.values():
+        wait_connected(page, peers=2)
+    ann, ben, cat = pages["ann"], pages["ben"], pages["cat"]
+    b, c = peer_of(ben), peer_of(cat)
+
+    expect(tile(ann, c)).to_have_class(has("speaking"), timeout=WAIT)
+    expect(tile(ann, b)).not_to_have_class(has("speaking"))
+
+    # The speaker view puts the active speaker large.
+    ann.locator("#layout").click()
+    expect(ann.locator("#stage")).to_have_attribute("data-layout", "speaker")
+    expect(tile(ann, c)).to_have_class(has("featured", "speaking"), timeout=WAIT)
+
+    # Cat mutes, Ben speaks: the highlight and the large tile move to Ben.
+    cat.keyboard.press("m")  # the shortcut
+    expect(cat.locator("#mute")).to_have_attribute("aria-pressed", "true")
+    ben.locator("#mute").click()
+    expect(tile(ann, b)).to_have_class(has("featured", "speaking"), timeout=WAIT)
+    expect(tile(ann, c)).not_to_have_class(has("speaking"), timeout=WAIT)
+
+    # A raised hand shows its place in the queue on every page.
+    ben.keyboard.press("h")
+    cat.locator("#hand").click()
+    expect(tile(ann, b).locator(".hand-indicator")).to_have_text("✋ 1", timeout=WAIT)
+    expect(tile(ann, c).locator(".hand-indicator")).to_have_text("✋ 2", timeout=WAIT)
+    expect(ben.locator("#hand")).to_have_attribute("aria-pressed", "true")
+    ann.locator("#layout").click()
+    expect(ann.locator("#stage")).to_have_attribute("data-layout", "grid")

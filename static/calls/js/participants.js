@@ -270,7 +270,7 @@ export class ParticipantsPanel extends EventTarget {
   #askRemove(peer, person) {
     const { confirm, actions } = person.parts;
     const name = person.name || "this person";
-    const yes = el("button", { type: "button", class: "participant-remove-confirm danger" }, "Remove");
+    const yes = el("button", { type: "button", class: "participant-remove-confirm" }, "Remove");
     const no = el("button", { type: "button", class: "participant-remove-cancel" }, "Cancel");
     confirm.setAttribute("aria-label", `Remove ${name}?`);
     confirm.replaceChildren(

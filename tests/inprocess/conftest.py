@@ -64,6 +64,7 @@ class Client:
     async def request(self, **frame: Any) -> dict[str, Any]:
         """Send a frame with an id and return the reply carrying it as `ref`."""
         ref = frame.setdefault("id", f"r{id(frame)}")
+        await self.send(**frame)
         async with asyncio.timeout(5):
             while True:
                 reply = await self.recv()

@@ -334,3 +334,21 @@ async def test_a_peer_resumed_after_the_reapers_read_is_not_removed(redis, monke
     await sweeps.reap("n2")
     assert await presence.connection_of("p1") == "c2"  # the resumed connection still holds its peer
     assert set(await rooms.amembers("r")) == {"p1"}  # and the room did not see it leave
+
+
+async def test_removing_a_peer_takes_its_media_and_hand_and_empties_the_rooms_it_was_last_in(redis):
+    """The reaper's way out cleans the room's state as `leave` does: no chat outlives its room."""
+    await attach("p1", node="n1", conn="c1")
+    await attach("p2", node="n1", conn="c2")
+    await rooms.enter("shared", "p1", USER, 4, media_json="{}")
+    await rooms.enter("shared", "p2", USER, 4, media_json="{}")
+    await rooms.enter("alone", "p1", USER, 4, media_json="{}")
+    for room in ("shared", "alone"):
+        await rooms.add_chat(room, "p1", '{"n":1}')
+        await rooms.set_hand(room, "p1", "p1", True)
+    await presence.detach("p1", "c1", "n1", grace=20, reason="disconnect")
+    assert await presence.remove("p1") == ("disconnect", ["alone", "shared"])
+    r = store.get_async()
+    assert await r.exists(keys.room_chat("alone"), keys.room_media("alone"), keys.room_hands("alone")) == 0
+    shared = await rooms.enter("shared", "p2", USER, 4)
+    assert (shared.media, shared.hands, shared.chat) == ({"p2": "{}"}, [], ['{"n":1}'])

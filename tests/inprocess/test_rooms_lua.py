@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import orjson
+import pytest
 
 from calls.signaling import keys, rooms, store
 
@@ -103,3 +104,69 @@ async def test_live_counts_and_busiest_follow_joins_and_leaves(redis):
     await rooms.join("small", "s1", user(10), 8)
     assert rooms.busiest() == [("small", 2), ("big", 1)]
     assert rooms.members("small") == {"s0": user(9), "s1": user(10)}
+
+
+# -- the room's state beside its members: chat, media states, hands -------------------------
+
+
+async def room_state_keys(room_id: str) -> int:
+    r = store.get_async()
+    return await r.exists(keys.room_chat(room_id), keys.room_media(room_id), keys.room_hands(room_id))
+
+
+async def test_entering_reads_the_rooms_state_with_the_entry(redis):
+    assert await rooms.enter("r", "a", user(1), 4, media_json='{"audio":false}') == rooms.Snapshot(
+        {"a": user(1)}, {"a": '{"audio":false}'}, [], []
+    )
+    assert await rooms.add_chat("r", "a", '{"n":1}')
+    assert await rooms.set_hand("r", "a", "a", True) == ["a"]
+    found = await rooms.enter("r", "b", user(2), 4)
+    assert found == rooms.Snapshot({"a": user(1), "b": user(2)}, {"a": '{"audio":false}'}, ["a"], ['{"n":1}'])
+    # entering again with a media state records it anew
+    again = await rooms.enter("r", "b", user(2), 4, media_json='{"video":false}')
+    assert again.media == {"a": '{"audio":false}', "b": '{"video":false}'}
+
+
+async def test_only_members_change_the_rooms_state(redis):
+    await rooms.join("r", "a", user(1), 4)
+    assert not await rooms.add_chat("r", "stranger", '{"n":1}')
+    assert not await rooms.set_media("r", "stranger", "{}")
+    assert await rooms.set_hand("r", "stranger", "stranger", True) is None
+    with pytest.raises(rooms.NotInRoom):
+        await rooms.set_hand("r", "a", "stranger", False)
+    assert await room_state_keys("r") == 0
+
+
+async def test_chat_history_keeps_the_latest_and_expires_as_a_safety_net(redis):
+    await rooms.join("r", "a", user(1), 4)
+    for i in range(rooms.CHAT_HISTORY + 5):
+        assert await rooms.add_chat("r", "a", f'{{"n":{i}}}')
+    chat = (await rooms.enter("r", "a", user(1), 4)).chat
+    assert len(chat) == rooms.CHAT_HISTORY
+    assert (chat[0], chat[-1]) == ('{"n":5}', f'{{"n":{rooms.CHAT_HISTORY + 4}}}')
+    assert 0 < await store.get_async().ttl(keys.room_chat("r")) <= rooms.STATE_TTL
+
+
+async def test_hands_keep_the_order_they_were_raised_in(redis):
+    for peer, i in (("a", 1), ("b", 2), ("c", 3)):
+        await rooms.join("r", peer, user(i), 4)
+    assert await rooms.set_hand("r", "b", "b", True) == ["b"]
+    assert await rooms.set_hand("r", "a", "a", True) == ["b", "a"]
+    assert await rooms.set_hand("r", "b", "b", True) == ["b", "a"]  # raised again: keeps its place
+    assert await rooms.set_hand("r", "c", "b", False) == ["a"]  # lowered by another (the caller checked who)
+    assert await rooms.set_hand("r", "c", "c", True) == ["a", "c"]
+    assert await rooms.set_hand("r", "b", "b", True) == ["a", "c", "b"]  # back at the end
+
+
+async def test_a_leaving_peer_takes_its_media_and_hand_and_the_last_one_out_takes_the_rest(redis):
+    await rooms.enter("r", "a", user(1), 4, media_json="{}")
+    await rooms.enter("r", "b", user(2), 4, media_json="{}")
+    await rooms.set_hand("r", "a", "a", True)
+    await rooms.set_hand("r", "b", "b", True)
+    await rooms.add_chat("r", "a", '{"n":1}')
+    assert await rooms.leave("r", "a")
+    found = await rooms.enter("r", "b", user(2), 4)
+    assert (found.media, found.hands, found.chat) == ({"b": "{}"}, ["b"], ['{"n":1}'])
+    assert await rooms.leave("r", "b")
+    assert await room_state_keys("r") == 0
+    assert (await rooms.enter("r", "c", user(3), 4)).chat == []

@@ -193,3 +193,14 @@ def test_retryable_codes_are_ones_daphne_can_send():
     # autobahn refuses to send anything but 1000 and 3000-4999 from a server
     for code in protocol.CloseCode:
         assert code == 1000 or 3000 <= code <= 4999
+
+
+def test_the_browsers_copy_of_the_room_frames_limits_and_reasons_matches_the_server():
+    root = Path(__file__).resolve().parents[2]
+    source = (root / "static/calls/js/protocol.js").read_text()
+    assert f"MAX_CHAT_LENGTH = {protocol.MAX_CHAT_LENGTH};" in source
+    reasons = re.search(r"LEAVE_REASONS = \{(.*?)\};", source, re.S)
+    assert reasons and set(re.findall(r"^\s*(\w+):", reasons.group(1), re.M)) == {r.value for r in protocol.LeaveReason}
+    removed = re.search(r'REMOVED_MESSAGE = "([^"]+)";', source)
+    assert removed and removed.group(1) in (root / "calls/views.py").read_text()  # the page says the same
+    assert {"not_in_room", "unknown_peer"} <= set(re.findall(r"^\s*(\w+):", source, re.M))

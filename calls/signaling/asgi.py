@@ -18,6 +18,10 @@ class NodeLifecycle:
     async def __call__(self, scope, receive, send):
         node.ensure_started()
         if scope["type"] == "websocket":
-            # Middleware wraps `send`; the consumer finds the server's transport here instead.
-            scope = {**scope, backpressure.SCOPE_KEY: backpressure.transport_of(send)}
+            # Middleware wraps `send`; the consumer finds the server's transport and writer here instead.
+            scope = {
+                **scope,
+                backpressure.SCOPE_KEY: backpressure.transport_of(send),
+                backpressure.WRITER_KEY: backpressure.writer_of(send),
+            }
         return await self.app(scope, receive, send)

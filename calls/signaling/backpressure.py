@@ -1,4 +1,4 @@
-"""How many bytes wait in the server for a client to read them.
+"""How many bytes wait in the server for a client to read them, and a synchronous write.
 
 ASGI gives an application no backpressure: `send` returns at once, and the server keeps
 whatever the client has not read yet. Under daphne that is the Twisted transport's write
@@ -6,14 +6,21 @@ buffer, reached through the `send` callable daphne hands the application
 (`functools.partial(server.handle_reply, protocol)`). Under another server `transport_of`
 finds nothing and the cap is not enforced; tests/inprocess/test_backpressure.py fails
 loudly if daphne's or Twisted's internals move.
+
+`writer_of` gives the consumer a plain function that does what awaiting `send` of a
+`websocket.send` does under daphne, without a coroutine: the relay path writes a frame
+from inside the channel layer's receive loop (calls/signaling/inbox.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 # Where the ASGI wrapper (calls.signaling.asgi) leaves the transport in a WebSocket's scope.
 SCOPE_KEY = "rtcsite.transport"
+# Where it leaves the synchronous writer (`writer_of`), or None under another server.
+WRITER_KEY = "rtcsite.write"
 
 
 def transport_of(send: Any) -> Any | None:
@@ -28,3 +35,28 @@ def transport_of(send: Any) -> Any | None:
 def pending_bytes(transport: Any) -> int:
     """Bytes written to the transport that the client has not taken yet."""
     return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
+def writer_of(send: Any) -> Callable[[str], bool] | None:
+    """`write(text)`: send a text frame now, as daphne's `handle_reply` would; None under another server.
+
+    It returns False, having written nothing, whenever the socket is not plainly open (not
+    yet accepted, closing, gone): the caller then takes the ordinary `send`, which knows
+    what to do in each of those states.
+    """
+    server = getattr(getattr(send, "func", None), "__self__", None)
+    args = getattr(send, "args", ())
+    connections = getattr(server, "connections", None)
+    protocol = args[0] if args else None
+    if not isinstance(connections, dict) or not all(hasattr(protocol, n) for n in ("sendMessage", "STATE_OPEN")):
+        return None
+    is_open = protocol.STATE_OPEN
+
+    def write(text: str) -> bool:
+        entry = connections.get(protocol)
+        if entry is None or entry.get("disconnected") or protocol.state != is_open:
+            return False
+        protocol.sendMessage(text.encode(), False)
+        return True
+
+    return write

@@ -18,10 +18,8 @@ from urllib.parse import parse_qs
 
 import orjson
 from autobahn.exception import Disconnected as TransportClosed  # daphne's WebSocket library
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from calls.logs import context_id, new_id
@@ -30,6 +28,7 @@ from calls.net import client_address
 from calls.signaling import backpressure, departures, direct, events, history, meeting, metrics, presence, protocol
 from calls.signaling.auth import header
 from calls.signaling.connection import Connection
+from calls.signaling.inbox import InboxConsumer
 from calls.signaling.node import node
 from calls.signaling.protocol import CloseCode, ErrorCode, LeaveReason, ProtocolError
 from calls.signaling.ratelimit import TokenBucket
@@ -42,11 +41,10 @@ logger = logging.getLogger("calls.signaling")
 SLOW_READER_GRACE = 1.0
 
 
-class SignalingConsumer(AsyncWebsocketConsumer):
+class SignalingConsumer(InboxConsumer):
     """One browser tab (or client) connected to /ws/signal/."""
 
     conn: Connection
-    transport = None  # daphne's transport, to see how much waits for the client (backpressure)
 
     # -- plumbing ------------------------------------------------------------------
     async def __call__(self, scope, receive, send):
@@ -76,13 +74,6 @@ class SignalingConsumer(AsyncWebsocketConsumer):
     async def leave_group(self, group: str, channel: str) -> None:
         self.conn.groups.discard(group)
         await self.channel_layer.group_discard(group, channel)
-
-    async def dispatch(self, message):
-        """Route by type without channels' per-message database-connection hop (no ORM here)."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def close(self, code: int | None = None, reason: str | None = None) -> None:
         if not self.conn.writable:
@@ -156,6 +147,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         metrics.CONNECTS.labels(str(resumed).lower()).inc()
         await self.accept()
         self.transport = self.scope.get(backpressure.SCOPE_KEY)
+        self.writer = self.scope.get(backpressure.WRITER_KEY)
         hello = protocol.hello_frame(
             conn.peer,
             conn.user,
@@ -314,10 +306,23 @@ class SignalingConsumer(AsyncWebsocketConsumer):
 
     # -- channel-layer events (calls.signaling.events), named after their type ------
     async def relay(self, event: dict) -> None:
-        conn = self.conn
-        if event["sender"] != conn.peer and event["room"] in conn.rooms and conn.serving:
+        if self.relay_due(event):
             await self.send_text(event["text"])
             metrics.RELAY_LATENCY.observe(time.time() - event["ts"])
+
+    def relay_due(self, event: dict) -> bool:
+        conn = self.conn
+        return event["sender"] != conn.peer and event["room"] in conn.rooms and conn.serving
+
+    def at_once(self, event: dict) -> bool:
+        """A relay event handled as it arrives (calls.signaling.inbox); False sends it the ordinary way."""
+        if event["type"] != "relay" or not hasattr(self, "conn"):
+            return False
+        if self.relay_due(event):
+            if not self.write_now(event["text"], settings.SIGNALING_MAX_PENDING):
+                return False
+            metrics.RELAY_LATENCY.observe(time.time() - event["ts"])
+        return True
 
     async def peer_joined(self, event: dict) -> None:
         others = self.conn.rooms.get(event["room"])

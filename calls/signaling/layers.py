@@ -6,12 +6,19 @@ its time in one socket write and one read per frame. This layer queues the messa
 arrive while a round trip is in flight and sends them together in one pipeline: the same
 commands, in the same order, each caller still awaiting its own message's delivery to
 Redis, but one write and one read per batch instead of per frame.
+
+It also delivers to inboxes (calls.signaling.inbox): a channel made with `new_inbox` has a
+function instead of a queue, and each message that arrives for it, directly or through a
+group, is decoded once for the whole process and handed to the functions of its local
+channels there and then, in arrival order.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import logging
+import uuid
+from collections.abc import Callable, Iterable
 
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
@@ -19,6 +26,8 @@ from channels_redis.pubsub import (
     RedisSingleShardConnection,
     _wrap_close,
 )
+
+logger = logging.getLogger("calls.signaling")
 
 
 class _CoalescingShard(RedisSingleShardConnection):
@@ -57,11 +66,43 @@ class _CoalescingShard(RedisSingleShardConnection):
                     if not future.done():
                         future.set_result(None)
 
+    def _receive_message(self, message) -> None:
+        """One message from Redis: queued for channels' consumers, handed to inboxes (decoded once)."""
+        if message is None:
+            return
+        layer, name, data = self.channel_layer, message["channel"], message["data"]
+        if isinstance(name, bytes):
+            name = name.decode()
+        channels = layer.channels
+        members = layer.groups.get(name)
+        targets = (name,) if name in channels else tuple(members) if members else ()
+        event = None
+        for channel in targets:
+            target = channels.get(channel)
+            if target is None:
+                continue
+            if isinstance(target, asyncio.Queue):
+                target.put_nowait(data)
+                continue
+            if event is None:
+                event = layer.channel_layer.deserialize(data)
+            try:
+                target(event)
+            except Exception:  # one connection's failure spares the others
+                logger.exception("failed to deliver an event", extra={"channel": channel})
+
 
 class _CoalescingLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._shards = [_CoalescingShard(shard.host, self) for shard in self._shards]
+
+    async def new_inbox(self, deliver: Callable[[dict], None]) -> str:
+        """A new channel whose messages go to `deliver(event)` (synchronously, in order) instead of a queue."""
+        channel = f"{self.prefix}specific.{uuid.uuid4().hex}"
+        self.channels[channel] = deliver
+        await self._get_shard(channel).subscribe(channel)
+        return channel
 
     async def delete_channel(self, channel: str, groups: Iterable[str]) -> None:
         """Forget a consumer's channel: its place in `groups`, its queue and its subscription.
@@ -81,6 +122,19 @@ class CoalescingPubSubChannelLayer(RedisPubSubChannelLayer):
 
     async def delete_channel(self, channel: str, groups: Iterable[str]) -> None:
         await self._get_layer().delete_channel(channel, groups)
+
+    async def new_inbox(self, deliver: Callable[[dict], None]) -> str:
+        return await self._get_layer().new_inbox(deliver)
+
+    # The hot calls, without channels_redis' per-call __getattr__ and partial.
+    async def group_send(self, group: str, message: dict) -> None:
+        await self._get_layer().group_send(group, message)
+
+    async def group_add(self, group: str, channel: str) -> None:
+        await self._get_layer().group_add(group, channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        await self._get_layer().group_discard(group, channel)
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()

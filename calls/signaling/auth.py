@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user, get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
+from calls.models import user_info
 from calls.net import is_trusted_proxy
 from calls.signaling import tickets
 
@@ -20,11 +24,28 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @database_sync_to_async
-def _load_user(user_id: int):
+def _load_user(user_id: int) -> tuple[Any, dict[str, Any] | None]:
+    """A ticket's user and how frames show it (one trip to the database thread)."""
     try:
-        return get_user_model().objects.select_related("profile").get(pk=user_id, is_active=True)
+        user = get_user_model().objects.select_related("profile").get(pk=user_id, is_active=True)
     except get_user_model().DoesNotExist:
-        return AnonymousUser()
+        return AnonymousUser(), None
+    return user, user_info(user)
+
+
+@database_sync_to_async
+def _session_user(session_key: str | None) -> tuple[Any, dict[str, Any] | None]:
+    """A session cookie's user and how frames show it, in one trip to the database thread.
+
+    Django's own `get_user` decides (backend, active user, the session hash, with
+    SECRET_KEY_FALLBACKS), as for an HTTP request; channels' AuthMiddlewareStack took one
+    trip for it and the consumer another for `user_info`.
+    """
+    if not session_key:
+        return AnonymousUser(), None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = get_user(SimpleNamespace(session=session))
+    return (user, user_info(user)) if user.is_authenticated else (user, None)
 
 
 def header(scope, name: bytes) -> str | None:
@@ -48,7 +69,6 @@ class SignalingAuthStack:
     """
 
     def __init__(self, inner) -> None:
-        self.cookie_app = AuthMiddlewareStack(inner)
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
@@ -57,14 +77,17 @@ class SignalingAuthStack:
         if ticket is None:
             if not valid_origin(scope):
                 return await WebsocketDenier()(scope, receive, send)
-            return await self.cookie_app(scope, receive, send)
+            cookies = parse_cookie(header(scope, b"cookie") or "")
+            user, info = await _session_user(cookies.get(settings.SESSION_COOKIE_NAME))
+            return await self.inner({**scope, "user": user, "user_info": info}, receive, send)
         if header(scope, b"origin") is not None and not valid_origin(scope):
             # A browser presenting a ticket must still come from one of our origins.
             return await WebsocketDenier()(scope, receive, send)
         user_id = await tickets.redeem(ticket)
-        user = await _load_user(user_id) if user_id is not None else AnonymousUser()
+        user, info = await _load_user(user_id) if user_id is not None else (AnonymousUser(), None)
         headers = [(k, v) for k, v in scope.get("headers", ()) if k != b"cookie"]
-        return await self.inner({**scope, "headers": headers, "user": user, "auth": "ticket"}, receive, send)
+        scope = {**scope, "headers": headers, "user": user, "user_info": info, "auth": "ticket"}
+        return await self.inner(scope, receive, send)
 
 
 def _origin(url: str) -> tuple[str, str, int] | None:

@@ -130,7 +130,7 @@ class SignalingConsumer(InboxConsumer):
             return await self.refuse_connection(CloseCode.TRY_AGAIN_LATER)
         self.user = user
         conn.user_id = user.pk
-        conn.user = await database_sync_to_async(user_info)(user)
+        conn.user = self.scope.get("user_info") or await database_sync_to_async(user_info)(user)
         conn.user_json = orjson.dumps(conn.user).decode()
         client = self.scope.get("client") or (None, None)
         conn.ip = client_address(client[0], header(self.scope, b"x-forwarded-for")) or ""

@@ -223,9 +223,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-# Sessions are read from the Redis cache, written to both: every WebSocket connect reads
-# one, and a cache hit is cheaper than a database query on the one database thread.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Content-Security-Policy on every response (django-csp): only the site's own files, nothing
 # inline. The call page's needs are named: camera and remote streams (mediastream:, blob:),

@@ -19,9 +19,8 @@ class NodeLifecycle:
         node.ensure_started()
         if scope["type"] == "websocket":
             # Middleware wraps `send`; the consumer finds the server's transport and writer here instead.
-            scope = {
-                **scope,
-                backpressure.SCOPE_KEY: backpressure.transport_of(send),
-                backpressure.WRITER_KEY: backpressure.writer_of(send),
-            }
+            transport = backpressure.transport_of(send)
+            if transport is not None:
+                backpressure.write_eagerly(transport)
+            scope = {**scope, backpressure.SCOPE_KEY: transport, backpressure.WRITER_KEY: backpressure.writer_of(send)}
         return await self.app(scope, receive, send)

@@ -60,3 +60,32 @@ def writer_of(send: Any) -> Callable[[str], bool] | None:
         return True
 
     return write
+
+
+def write_eagerly(transport: Any) -> None:
+    """Let a plain TCP transport write at once when nothing waits in its buffer.
+
+    Twisted buffers every write and sends it on the next "writable" event: per frame two
+    epoll changes (watch for writable, then stop) and one more turn of the event loop.
+    asyncio's own transports try the socket first; this does the same, and hands Twisted
+    only what the socket did not take (so the buffer, `pending_bytes` and the producer
+    logic work as before). TLS transports and anything that is not Twisted's are left alone.
+    """
+    sock = getattr(transport, "socket", None)
+    if sock is None or getattr(transport, "TLS", True) or not hasattr(transport, "_tempDataBuffer"):
+        return
+    buffered = transport.write
+
+    def write(data: bytes) -> None:
+        if not transport.connected or transport.disconnecting or pending_bytes(transport):
+            return buffered(data)
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return buffered(data)  # Twisted finds the error on its own write and reports it
+        if sent < len(data):
+            buffered(data[sent:])
+
+    transport.write = write

@@ -37,3 +37,55 @@ def test_the_transport_is_found_only_behind_daphnes_send():
     assert backpressure.pending_bytes(transport) == 7
     assert backpressure.transport_of(handle_reply) is None  # another server: no cap, no error
     assert backpressure.transport_of(partial(handle_reply, SimpleNamespace(transport=object()))) is None
+
+
+class _Transport:
+    """Twisted's TCP transport, as far as `write_eagerly` looks: a socket, the buffer, `write`."""
+
+    TLS = False
+    connected, disconnecting = 1, False
+
+    def __init__(self, sock) -> None:
+        self.socket, self.dataBuffer, self.offset, self._tempDataLen = sock, b"", 0, 0
+        self._tempDataBuffer: list[bytes] = []
+        self.buffered: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.buffered.append(bytes(data))
+        self._tempDataBuffer.append(bytes(data))
+        self._tempDataLen += len(data)
+
+
+def test_an_eager_transport_writes_to_the_socket_when_nothing_waits_and_buffers_the_rest():
+    import socket
+
+    here, there = socket.socketpair()
+    here.setblocking(False)
+    transport = _Transport(here)
+    backpressure.write_eagerly(transport)
+    transport.write(b"frame")
+    assert there.recv(100) == b"frame" and transport.buffered == []
+    big = b"x" * (8 * 1024 * 1024)  # more than the socket takes: the rest waits in Twisted's buffer
+    transport.write(big)
+    assert transport.buffered and 0 < backpressure.pending_bytes(transport) < len(big)
+    transport.write(b"after")  # behind what waits, never ahead of it
+    assert transport.buffered[-1] == b"after"
+    here.close()
+    there.close()
+
+
+def test_tls_and_foreign_transports_are_left_alone():
+    tls = _Transport(object())
+    tls.TLS = True
+    write = tls.write
+    backpressure.write_eagerly(tls)
+    assert tls.write == write
+    backpressure.write_eagerly(SimpleNamespace(write=print))  # not Twisted's: nothing happens
+
+
+def test_twisted_tcp_connections_still_have_what_write_eagerly_uses():
+    from twisted.internet import tcp
+
+    source = inspect.getsource(FileDescriptor.write)
+    assert "self._tempDataBuffer.append(data)" in source and "self.startWriting()" in source
+    assert tcp.Server.TLS is False and "self.socket: socket.socket = skt" in inspect.getsource(tcp.Connection.__init__)

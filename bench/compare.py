@@ -4,8 +4,9 @@
     .venv/bin/python bench/compare.py main --runs 5 --scenarios latency,joins
 
 The other commit is checked out into a temporary git worktree and run with this tree's
-virtualenv and load generator. Repetitions alternate A B B A A B … so that drift in the
-machine's load falls on both sides alike. Prints the median and the spread (min-max)
+virtualenv and load generator (or, with --other-python, another virtualenv's Python: when
+the two commits pin different packages, each side runs on its own). Repetitions alternate
+A B B A A B … so that drift in the machine's load falls on both sides alike. Prints the median and the spread (min-max)
 of each figure per side and the ratio of the medians (this tree / the other commit);
 a figure counts only as such a same-run ratio.
 """
@@ -43,8 +44,8 @@ def worktree(ref: str, where: Path) -> Path:
     return tree
 
 
-def run_once(tree: Path, scenario: str, args: argparse.Namespace, out: Path) -> dict:
-    command = [PYTHON, str(tree / "bench" / "run.py"), scenario, "--duration", str(args.duration),
+def run_once(tree: Path, scenario: str, args: argparse.Namespace, out: Path, python: str = PYTHON) -> dict:
+    command = [python, str(tree / "bench" / "run.py"), scenario, "--duration", str(args.duration),
                "--rates", args.rates, "--output", str(out)]  # fmt: skip
     print(f"$ ({tree.name}) {' '.join(command[1:])}", flush=True)
     subprocess.run(command, cwd=tree, check=True, env={**os.environ, "PYTHONPATH": str(tree)})
@@ -59,6 +60,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per relay step")
     parser.add_argument("--rates", default="2000,3000,4000,5000,6000,8000")
     parser.add_argument("--output", default=str(BASE / "bench" / "results-compare.json"))
+    parser.add_argument("--other-python", default=PYTHON, help="the Python (virtualenv) to run the other commit with")
     args = parser.parse_args()
     scenarios = args.scenarios.split(",")
     with tempfile.TemporaryDirectory(prefix="rtcsite-compare-") as scratch:
@@ -72,7 +74,9 @@ def main() -> int:
                 for side in order:
                     merged: dict = {}
                     for scenario in scenarios:
-                        result = run_once(sides[side], scenario, args, Path(scratch) / f"{side}-{i}-{scenario}.json")
+                        python = args.other_python if side == "other" else PYTHON
+                        out = Path(scratch) / f"{side}-{i}-{scenario}.json"
+                        result = run_once(sides[side], scenario, args, out, python)
                         machine = machine or result["machine"]
                         merged.update(result)
                     raw[side].append(merged)

@@ -6,9 +6,9 @@
 The other commit is checked out into a temporary git worktree and run with this tree's
 virtualenv and load generator (or, with --other-python, another virtualenv's Python: when
 the two commits pin different packages, each side runs on its own). Repetitions alternate
-A B B A A B … so that drift in the machine's load falls on both sides alike. Prints the median and the spread (min-max)
-of each figure per side and the ratio of the medians (this tree / the other commit);
-a figure counts only as such a same-run ratio.
+A B B A A B … so that drift in the machine's load falls on both sides alike. Prints the
+median and the spread (min-max) of each figure per side and the ratio of the medians (this
+tree / the other commit); a figure counts only as such a same-run ratio.
 """
 
 from __future__ import annotations

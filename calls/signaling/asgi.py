@@ -22,5 +22,6 @@ class NodeLifecycle:
             transport = backpressure.transport_of(send)
             if transport is not None:
                 backpressure.write_eagerly(transport)
+            receive = backpressure.lighter_receive(send, receive)
             scope = {**scope, backpressure.SCOPE_KEY: transport, backpressure.WRITER_KEY: backpressure.writer_of(send)}
         return await self.app(scope, receive, send)

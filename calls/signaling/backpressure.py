@@ -9,11 +9,13 @@ loudly if daphne's or Twisted's internals move.
 
 `writer_of` gives the consumer a plain function that does what awaiting `send` of a
 `websocket.send` does under daphne, without a coroutine: the relay path writes a frame
-from inside the channel layer's receive loop (calls/signaling/inbox.py).
+from inside the channel layer's receive loop (calls/signaling/inbox.py). `write_eagerly`
+and `lighter_receive` trim what Twisted and daphne spend per frame and per connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -89,3 +91,46 @@ def write_eagerly(transport: Any) -> None:
             buffered(data[sent:])
 
     transport.write = write
+
+
+class Inbound:
+    """A WebSocket's incoming messages, for its one reader: what daphne's `asyncio.Queue` does here.
+
+    daphne gives every connection an `asyncio.Queue` (four deques and an Event, about 3 KiB)
+    and puts each frame into it with `put_nowait`; the application takes them with `get`.
+    One reader needs a list and at most one waiting future.
+    """
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items = items
+        self._waiter: Any = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+
+def lighter_receive(send: Any, receive: Any) -> Any:
+    """`receive` from an `Inbound` that replaces daphne's queue for this WebSocket; `receive` itself elsewhere."""
+    protocol = getattr(send, "args", (None,))[0] if getattr(send, "args", None) else None
+    queue = getattr(protocol, "application_queue", None)
+    if not isinstance(queue, asyncio.Queue) or getattr(receive, "__self__", None) is not queue:
+        return receive
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    protocol.application_queue = inbound = Inbound(items)
+    return inbound.get

@@ -89,3 +89,39 @@ def test_twisted_tcp_connections_still_have_what_write_eagerly_uses():
     source = inspect.getsource(FileDescriptor.write)
     assert "self._tempDataBuffer.append(data)" in source and "self.startWriting()" in source
     assert tcp.Server.TLS is False and "self.socket: socket.socket = skt" in inspect.getsource(tcp.Connection.__init__)
+
+
+def test_the_lighter_receive_takes_over_daphnes_queue_with_what_is_in_it():
+    import asyncio
+
+    async def run():
+        queue = asyncio.Queue()
+
+        class Protocol:  # daphne's: it puts into whatever `application_queue` is
+            application_queue = queue
+
+        protocol = Protocol()
+        queue.put_nowait({"type": "websocket.connect"})
+
+        async def handle_reply(protocol, message): ...
+
+        receive = backpressure.lighter_receive(partial(handle_reply, protocol), queue.get)
+        assert protocol.application_queue is not queue
+        assert await receive() == {"type": "websocket.connect"}
+        waiting = asyncio.ensure_future(receive())
+        await asyncio.sleep(0)
+        protocol.application_queue.put_nowait({"type": "websocket.receive", "text": "a"})
+        protocol.application_queue.put_nowait({"type": "websocket.receive", "text": "b"})
+        assert (await waiting)["text"] == "a" and (await receive())["text"] == "b"
+        other = asyncio.Queue()
+        assert backpressure.lighter_receive(handle_reply, other.get) == other.get  # another server
+
+    asyncio.run(run())
+
+
+def test_daphne_still_hands_the_application_its_queues_get_and_puts_through_application_queue():
+    from daphne.ws_protocol import WebSocketProtocol
+
+    assert "receive=input_queue.get," in inspect.getsource(Server.create_application)
+    assert "self.application_queue.put_nowait(" in inspect.getsource(WebSocketProtocol.onMessage)
+    assert "self.application_queue.put_nowait(" in inspect.getsource(WebSocketProtocol.onClose)

@@ -11,7 +11,7 @@
 //                                                           in every document before its own scripts
 //   eval      {page, fn: "async (...args) => ...", args?} -> the function's (JSON) result
 //   waitFor   {page, fn, args?, timeout: ms, polling?: ms} -> the first truthy result (error on timeout)
-//   click     {page, selector, timeout?: ms}               -> null, once the element is visible and clicked
+//   click     {page, selector, timeout?: ms}               -> null, once visible, enabled and clicked
 //   console   {page}                                       -> ["<type>: <text>", ...] collected so far
 //   screenshot{page, path}                                 -> null
 //   closePage {page}                                       -> null (closes its context)
@@ -110,9 +110,8 @@ const commands = {
   },
 
   async click({ page, selector, timeout = DEFAULT_TIMEOUT }) {
-    const p = entry(page).page;
-    await p.waitForSelector(selector, { visible: true, timeout });
-    await p.click(selector);
+    // A locator waits until the element is visible, enabled and still, then clicks it.
+    await entry(page).page.locator(selector).setTimeout(timeout).click();
     return null;
   },
 

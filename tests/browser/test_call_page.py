@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from calls.models import Room
-from tests.browser.pages import join_call, wait_connected
+from tests.browser.pages import grows, join_call, wait_connected
 from tests.helpers import make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -163,3 +163,29 @@ def test_active_speaker_layouts_and_hands_across_processes(open_page):
     expect(ben.locator("#hand")).to_have_attribute("aria-pressed", "true")
     ann.locator("#layout").click()
     expect(ann.locator("#stage")).to_have_attribute("data-layout", "grid")
+
+
+# A client whose offers carry video only (no audio m-line at all), as some video-only apps send.
+VIDEO_ONLY_OFFERS = """
+const addTransceiver = RTCPeerConnection.prototype.addTransceiver;
+RTCPeerConnection.prototype.addTransceiver = function (kind, init) {
+    return kind === "audio" ? undefined : addTransceiver.call(this, kind, init);
+};
+"""
+
+
+def test_a_peer_that_offers_video_only_still_hears_us(open_page):
+    owner, ca = make_user("ann")
+    room = Room.objects.create(name="Standup", owner=owner)
+    ann = open_page(ca, 0, f"/r/{room.pk}/")
+    ben = open_page(make_user("ben")[1], 1, f"/r/{room.pk}/", init_script=VIDEO_ONLY_OFFERS)
+    wait_connected(ann)
+    wait_connected(ben)
+    # Ann answered an offer without audio, then added her microphone and offered again.
+    ben.wait_for_function(
+        """() => [...window.rtc.links.values()].every(({link}) => link.pc.getTransceivers().some(
+            t => t.receiver.track.kind === "audio" && t.currentDirection === "sendrecv"))""",
+        timeout=WAIT,
+    )
+    assert grows(ben, "audioBytes"), "the video-only peer does not hear Ann"
+    assert grows(ben, "framesDecoded")

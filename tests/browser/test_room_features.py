@@ -116,6 +116,24 @@ def test_chat_reaches_everyone_across_processes_and_late_joiners_as_text(open_pa
     say(dora_page, "Sorry I'm late")
     assert_conversation(ann_page, [("You", "Good morning"), ("You", XSS), conversation[2], ("dora", "Sorry I'm late")])
 
+    # Past the chat rate limit a message is refused: the panel says so and keeps the text. The
+    # burst and the typed message leave in one task, so no token comes back in between.
+    box = dora_page.locator("#chat-panel .chat-input")
+    dora_page.evaluate(
+        """() => {
+            const room = JSON.parse(document.getElementById("call-config").textContent).room;
+            const send = (text) => window.rtc.signaling.request({type: "chat", room, text}).catch(() => {});
+            for (let i = 0; i < 20; i++) send(`burst ${i}`);
+            const box = document.querySelector("#chat-panel .chat-input");
+            box.value = "one more";
+            box.dispatchEvent(new Event("input", {bubbles: true}));
+            box.form.requestSubmit();
+        }"""
+    )
+    expect(dora_page.locator("#chat-panel .chat-error")).to_contain_text("too quickly", timeout=WAIT)
+    expect(box).to_have_value("one more")
+    expect(box).to_have_attribute("aria-invalid", "true")
+
 
 def test_raised_hands_queue_in_order_everywhere_and_the_owner_lowers_one(open_page):
     ann, ca = make_user("ann")

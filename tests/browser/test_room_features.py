@@ -22,11 +22,15 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 WAIT = 20_000  # ms: joins and frames across two processes on a busy 2-core machine
 XSS = '<img src=x onerror="window.pwned=1">'
+# Content-Security-Policy violations the page sees, from before its own scripts on.
+RECORD_VIOLATIONS = """window.cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.cspViolations.push(`${e.violatedDirective} ${e.sourceFile}:${e.lineNumber}`));"""
 
 
-def enter(open_page, cookie: str, node: int, room: Room) -> Page:
+def enter(open_page, cookie: str, node: int, room: Room, **options) -> Page:
     """A user's page in the room, past the pre-join screen and joined (its own row is listed)."""
-    page = open_page(cookie, node, f"/r/{room.pk}/", join=True)
+    page = open_page(cookie, node, f"/r/{room.pk}/", join=True, **options)
     expect(page.locator("#people-panel li.participant.self")).to_have_count(1, timeout=WAIT)
     return page
 
@@ -83,7 +87,7 @@ def test_chat_reaches_everyone_across_processes_and_late_joiners_as_text(open_pa
     room = Room.objects.create(name="Standup", owner=ann)
     ann_page = enter(open_page, ca, 0, room)
     ben_page = enter(open_page, make_user("ben")[1], 1, room)
-    cat_page = enter(open_page, make_user("cat")[1], 0, room)
+    cat_page = enter(open_page, make_user("cat")[1], 0, room, init_script=RECORD_VIOLATIONS)
     everyone_sees([ann_page, ben_page, cat_page], 3)
 
     say(ann_page, "Good morning")
@@ -108,6 +112,7 @@ def test_chat_reaches_everyone_across_processes_and_late_joiners_as_text(open_pa
     expect(link).to_have_attribute("href", "https://example.com/notes?day=1")
     expect(link).to_have_attribute("target", "_blank")
     expect(link).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
+    assert cat_page.evaluate("() => window.cspViolations") == []
 
     # A late joiner on the other process finds the conversation so far, then takes part.
     dora_page = enter(open_page, make_user("dora")[1], 1, room)

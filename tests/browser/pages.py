@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
 RING_TIMEOUT = 5  # seconds the shared cluster rings before a call is missed
 
 CONNECTED = (
@@ -16,7 +18,15 @@ def join_call(page) -> None:
 
 
 def wait_connected(page, peers: int = 1, timeout: float = 30) -> None:
-    page.wait_for_function(CONNECTED, arg=peers, timeout=timeout * 1000)
+    """Until the page has `peers` connected links; on timeout, says what each link was doing."""
+    try:
+        page.wait_for_function(CONNECTED, arg=peers, timeout=timeout * 1000)
+    except PlaywrightTimeoutError:
+        links = page.evaluate(
+            """() => window.rtc && [...window.rtc.links].map(([peer, {link}]) =>
+                `${peer}: ${link.state}/${link.pc.iceConnectionState}/${link.pc.signalingState}`)"""
+        )
+        raise AssertionError(f"{page.url}: not {peers} connected link(s) in {timeout} s: {links}") from None
 
 
 def stats(page) -> dict:

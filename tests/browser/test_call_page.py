@@ -158,8 +158,8 @@ def test_active_speaker_layouts_and_hands_across_processes(open_page):
     # A raised hand shows its place in the queue on every page.
     ben.keyboard.press("h")
     cat.locator("#hand").click()
-    expect(tile(ann, b).locator(".hand-indicator")).to_have_text("✋ 1", timeout=WAIT)
-    expect(tile(ann, c).locator(".hand-indicator")).to_have_text("✋ 2", timeout=WAIT)
+    expect(tile(ann, b).locator(".hand-indicator")).to_have_text("Hand raised, place 1", timeout=WAIT)
+    expect(tile(ann, c).locator(".hand-indicator")).to_have_text("Hand raised, place 2", timeout=WAIT)
     expect(ben.locator("#hand")).to_have_attribute("aria-pressed", "true")
     ann.locator("#layout").click()
     expect(ann.locator("#stage")).to_have_attribute("data-layout", "grid")

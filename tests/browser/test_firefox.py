@@ -49,6 +49,10 @@ ROUTES = """async () => { const out = {};
     }
     return out; }"""
 STATS = "async () => await window.rtc.stats()"
+# The pre-join speaker picker: is it disabled, and is the note beside it shown (with words in it)?
+SPEAKER_PICKER = """() => { const note = document.querySelector('#speaker-note');
+    return {disabled: document.querySelector('#speaker-select').disabled,
+            note: note.checkVisibility() && note.textContent.trim().length > 0}; }"""
 REMOTE_VIDEO_WIDTH = """() => { const v = document.querySelector('figure.tile:not(.local):not(.screen) video');
     return v && v.videoWidth > 0 ? v.videoWidth : 0; }"""
 
@@ -183,3 +187,21 @@ def test_firefox_to_firefox_call_relayed_with_audio_and_video(open_firefox):
     for page in pages:
         wait_firefox_grows(page, "audioBytes", "videoBytes", "framesDecoded")
         assert page.wait_for_function(REMOTE_VIDEO_WIDTH, timeout=CONNECT_TIMEOUT) > 0
+
+
+def test_firefox_without_set_sink_id_says_the_speaker_cannot_be_chosen(open_firefox):
+    """Firefox before 116 had no HTMLMediaElement.setSinkId: the pre-join screen says so and still joins."""
+    owner, cookie = make_user("felix")
+    room = Room.objects.create(name="Older Firefox", owner=owner)
+    older = open_firefox(cookie, 0, f"/r/{room.pk}/", init="() => { delete HTMLMediaElement.prototype.setSinkId; }")
+    current = open_firefox(cookie, 1, f"/r/{room.pk}/")
+    for page in (older, current):
+        page.wait_for_function("() => !document.querySelector('#join-now').disabled", timeout=CONNECT_TIMEOUT)
+        # The preview and the microphone meter work in Firefox either way.
+        page.wait_for_function("() => document.querySelector('#prejoin-video').videoWidth > 0", timeout=CONNECT_TIMEOUT)
+        page.wait_for_function("() => Number(document.querySelector('#mic-level').value) > 0", timeout=CONNECT_TIMEOUT)
+    assert older.evaluate(SPEAKER_PICKER) == {"disabled": True, "note": True}
+    # Firefox 153 has it, and its fake audio backend lists speakers to choose from.
+    assert current.evaluate(SPEAKER_PICKER) == {"disabled": False, "note": False}
+    join_firefox(older)
+    older.wait_for_function("() => document.querySelector('#in-call').checkVisibility()", timeout=CONNECT_TIMEOUT)

@@ -29,9 +29,13 @@ const PREFS = {
   "media.navigator.permission.disabled": true,
   // Without it Firefox gathers no relay candidate from a TURN server on 127.0.0.1.
   "media.peerconnection.ice.loopback": true,
-  // Remote <video> plays without a user gesture.
+  // Remote <video> and Web Audio play without a user gesture (Chromium: --autoplay-policy=...).
   "media.autoplay.default": 0,
   "media.autoplay.blocking_policy": 0,
+  "media.autoplay.block-webaudio": false,
+  // A fake audio backend with fake speakers: with no sound device here an AudioContext never starts
+  // (the microphone meter reads 0) and no audio output is listed.
+  "media.cubeb.force_mock_context": true,
   // Stay off the network: no lookups of Mozilla's hosts, no background services.
   "network.dns.native-is-localhost": true,
   "app.update.enabled": false,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from calls.models import Room
-from tests.browser.firefox import Firefox, FirefoxPage
+from tests.browser.firefox import Firefox, FirefoxError, FirefoxPage
 from tests.browser.pages import CONNECTED, stats, wait_connected
 from tests.helpers import make_user
 
@@ -89,7 +89,10 @@ def open_firefox(firefox: Firefox, servers) -> Iterator[Callable[..., FirefoxPag
         print(page.console_text())
     print(firefox.stderr())
     for page in pages:
-        page.close()
+        try:
+            page.close()
+        except FirefoxError as error:  # the driver is gone: the test has failed already and says why
+            print(error)
 
 
 @pytest.fixture

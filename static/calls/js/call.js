@@ -83,7 +83,10 @@ function request(frame, failure) {
     toast(`${failure}: ${ERROR_MESSAGES[error.code] || error.message}`, "error"));
 }
 
-const here = (frame) => frame.room === config.room && state.joined;
+// Room frames count from the moment we ask to join, not from the reply: across two processes
+// another joiner's offer can arrive before our `joined` reply, and dropping it would leave that
+// link unnegotiated (each side waiting for the other).
+const here = (frame) => frame.room === config.room && state.entered && !state.ended;
 
 signaling.addEventListener("hello", ({ detail }) => {
   $("reconnecting").hidden = true;

@@ -33,6 +33,20 @@ def stats(page) -> dict:
     return page.evaluate("async () => await window.rtc.stats()")
 
 
+def path_stats(page, timeout: float = 10) -> dict:
+    """`stats`, once every link reports its selected candidate pair.
+
+    A browser's statistics can trail its connection state by a moment (Chromium serves a
+    report cached for a few milliseconds), so a link just connected may not name its pair yet.
+    """
+    page.wait_for_function(
+        """async () => { const all = Object.values(await window.rtc.stats());
+            return all.length > 0 && all.every(s => s.localType && s.remoteType); }""",
+        timeout=timeout * 1000,
+    )
+    return stats(page)
+
+
 def grows(page, field: str, seconds: float = 2.0) -> bool:
     """Whether every link's `field` (inbound bytes/frames) grows over `seconds`."""
     return page.evaluate(

@@ -52,6 +52,21 @@ def pick_last(page: Page, select: str) -> str:
     return value
 
 
+# The send limits of the camera on each of the page's links.
+CAMERA_LIMITS = """[...window.rtc.links.values()].map(({link}) => {
+    const e = link.video.sender.getParameters().encodings[0] || {};
+    return {maxBitrate: e.maxBitrate || 0, scale: e.scaleResolutionDownBy || 1};
+})"""
+
+
+def camera_limits(page: Page) -> list[dict]:
+    return page.evaluate("() => " + CAMERA_LIMITS)
+
+
+def wait_links(page: Page, count: int) -> None:
+    page.wait_for_function("(n) => window.rtc.links.size === n", arg=count, timeout=WAIT)
+
+
 def test_prejoin_choices_hd_video_media_state_and_screen_share(open_page):
     owner, ca = make_user("ann")
     room = Room.objects.create(name="Design review", owner=owner)
@@ -163,6 +178,21 @@ def test_active_speaker_layouts_and_hands_across_processes(open_page):
     expect(ben.locator("#hand")).to_have_attribute("aria-pressed", "true")
     ann.locator("#layout").click()
     expect(ann.locator("#stage")).to_have_attribute("data-layout", "grid")
+
+    # Each copy of Ann's camera is sent lighter in a mesh of three than one to one:
+    # when Cat leaves, Ann's send limits to Ben rise again.
+    in_three = camera_limits(ann)
+    assert len(in_three) == 2
+    cat.locator("#hangup").click()
+    cat.locator("#leave-confirm").click()
+    wait_links(ann, 1)
+    ann.wait_for_function(
+        f"(most) => {{ const l = {CAMERA_LIMITS}; return l.length === 1 && l[0].maxBitrate > most; }}",
+        arg=max(limit["maxBitrate"] for limit in in_three),
+        timeout=WAIT,
+    )
+    one_to_one = camera_limits(ann)[0]
+    assert one_to_one["scale"] < min(limit["scale"] for limit in in_three), (one_to_one, in_three)
 
 
 # A client whose offers carry video only (no audio m-line at all), as some video-only apps send.

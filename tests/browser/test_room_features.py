@@ -140,7 +140,7 @@ def test_chat_reaches_everyone_across_processes_and_late_joiners_as_text(open_pa
     expect(box).to_have_attribute("aria-invalid", "true")
 
 
-def test_raised_hands_queue_in_order_everywhere_and_the_owner_lowers_one(open_page):
+def test_raised_hands_queue_in_order_the_owner_lowers_one_and_leavers_drop_out(open_page):
     ann, ca = make_user("ann")
     room = Room.objects.create(name="Standup", owner=ann)
     pages = [enter(open_page, ca, 0, room), enter(open_page, make_user("ben")[1], 1, room)]
@@ -184,6 +184,28 @@ def test_raised_hands_queue_in_order_everywhere_and_the_owner_lowers_one(open_pa
     for page in pages:
         expect(page.locator("#people-panel .hands-summary")).to_be_hidden(timeout=WAIT)
         expect(page.locator("#people-panel .participant-hand:visible")).to_have_count(0)
+
+    # Ben and Cat raise their hands again; Ben leaves (the page asks first): Cat is next everywhere.
+    ben_page.locator("#hand").click()
+    expect(row(ann_page, ben).locator(".participant-hand")).to_have_text("✋ 1", timeout=WAIT)
+    cat_page.locator("#hand").click()
+    expect(row(ann_page, cat).locator(".participant-hand")).to_have_text("✋ 2", timeout=WAIT)
+    leave = ben_page.locator("#leave-dialog")
+    ben_page.locator("#hangup").click()
+    expect(leave).to_be_visible()
+    leave.locator("#leave-cancel").click()  # "Stay"
+    expect(leave).to_be_hidden()
+    expect(ben_page.locator("#hand")).to_be_enabled()
+    assert ben_page.evaluate("() => !document.body.classList.contains('call-ended') && window.rtc.state.joined")
+    ben_page.locator("#hangup").click()
+    leave.locator("#leave-confirm").click()
+    expect(ben_page.locator("#notice")).to_contain_text("You left the call", timeout=WAIT)
+    for page in (ann_page, cat_page):
+        expect(row(page, ben)).to_have_count(0, timeout=WAIT)
+        expect(row(page, cat).locator(".participant-hand")).to_have_text("✋ 1", timeout=WAIT)
+        expect(page.locator("#people-panel .hands-summary")).to_contain_text("1 hand raised:")
+    expect(ann_page.locator(f'figure.tile:not(.screen)[data-peer="{cat}"] .hand-indicator')).to_contain_text("1")
+    expect(cat_page.locator("figure.tile.local .hand-indicator")).to_contain_text("1")
 
 
 def test_the_owner_removes_someone_who_cannot_return_until_let_in(open_page, servers):

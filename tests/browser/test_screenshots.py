@@ -1,5 +1,5 @@
-"""Screenshots of the call page as people see it: pre-join, grid, speaker view and chat, at
-laptop (1280x800) and phone (390x844) size, light and dark.
+"""Screenshots of the call page as people see it: pre-join, grid, speaker view, chat and the
+in-call settings, at laptop (1280x800) and phone (390x844) size, light and dark.
 
 Written to test-artifacts/ on every run; with RTCSITE_UPDATE_SCREENSHOTS=1 also to
 docs/screenshots/ (the README shows them). Three users on both processes, relay-only.
@@ -102,3 +102,9 @@ def test_screenshots_of_the_call_page(open_page):
     say(ann, "Thanks, starting with the mobile layouts")
     expect(ann.locator("#chat-panel .chat-message")).to_have_count(3, timeout=WAIT)
     shoot(ann, "chat")
+
+    ann.locator("#chat-toggle").click()
+    ann.locator("#settings").click()
+    expect(ann.locator("#settings-camera option")).not_to_have_count(0, timeout=WAIT)
+    ann.wait_for_function("() => document.querySelector('#settings-mic-level').value > 0", timeout=WAIT)
+    shoot(ann, "settings")

@@ -11,6 +11,11 @@ CONNECTED = (
 )
 
 
+# Every link's statistics name the candidate types of its selected pair.
+PATH_NAMED = """async () => { const all = Object.values(await window.rtc.stats());
+    return all.length > 0 && all.every(s => s.localType && s.remoteType); }"""
+
+
 def join_call(page) -> None:
     """Leave the pre-join screen with the choices on it ("Join now" is enabled once the devices are checked)."""
     page.locator("#join-now").click()
@@ -39,11 +44,7 @@ def path_stats(page, timeout: float = 10) -> dict:
     A browser's statistics can trail its connection state by a moment (Chromium serves a
     report cached for a few milliseconds), so a link just connected may not name its pair yet.
     """
-    page.wait_for_function(
-        """async () => { const all = Object.values(await window.rtc.stats());
-            return all.length > 0 && all.every(s => s.localType && s.remoteType); }""",
-        timeout=timeout * 1000,
-    )
+    page.wait_for_function(PATH_NAMED, timeout=timeout * 1000)
     return stats(page)
 
 

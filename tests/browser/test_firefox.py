@@ -13,7 +13,7 @@ import pytest
 
 from calls.models import Room
 from tests.browser.firefox import Firefox, FirefoxError, FirefoxPage
-from tests.browser.pages import CONNECTED, stats, wait_connected
+from tests.browser.pages import CONNECTED, PATH_NAMED, path_stats, wait_connected
 from tests.helpers import make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
@@ -169,7 +169,9 @@ def test_firefox_and_chromium_call_relayed_with_video_both_ways(open_firefox, op
 
     ff.wait_for_function(CONNECTED, 1, timeout=CONNECT_TIMEOUT)
     wait_connected(ch, timeout=CONNECT_TIMEOUT)
-    assert_relayed(("Firefox", ff.evaluate(STATS), ff.evaluate(ROUTES)), ("Chromium", stats(ch), ch.evaluate(ROUTES)))
+    ff.wait_for_function(PATH_NAMED, timeout=CONNECT_TIMEOUT)  # statistics can trail "connected"
+    chromium = ("Chromium", path_stats(ch), ch.evaluate(ROUTES))
+    assert_relayed(("Firefox", ff.evaluate(STATS), ff.evaluate(ROUTES)), chromium)
     wait_firefox_grows(ff, "videoBytes", "framesDecoded")
     wait_chromium_grows(ch, "videoBytes", "framesDecoded")
     assert ff.wait_for_function(REMOTE_VIDEO_WIDTH, timeout=CONNECT_TIMEOUT) > 0
@@ -185,6 +187,7 @@ def test_firefox_to_firefox_call_relayed_with_audio_and_video(open_firefox):
         join_firefox(page)
     for page in pages:
         page.wait_for_function(CONNECTED, 1, timeout=CONNECT_TIMEOUT)
+        page.wait_for_function(PATH_NAMED, timeout=CONNECT_TIMEOUT)  # statistics can trail "connected"
     a, b = ((f"Firefox {i}", page.evaluate(STATS), page.evaluate(ROUTES)) for i, page in enumerate(pages))
     assert_relayed(a, b)
     for page in pages:

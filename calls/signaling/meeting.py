@@ -99,8 +99,11 @@ async def enter(conn: Connection, frame: protocol.Join, admitted: rooms.Admitted
         chat=chat,
         removed=admitted.removed,
     )
-    if not new:
-        return Outcome(protocol.encode(joined))
+    if not new:  # joined again: the others only hear of a new media state, as a `media` frame
+        if frame.media is None:
+            return Outcome(protocol.encode(joined))
+        told = protocol.encode(protocol.media_frame(room, conn.peer, frame.media))
+        return Outcome(protocol.encode(joined), _to_room(room, conn.peer, told, conn.wall_clock()))
     metrics.JOINS.inc()
     text = protocol.encode(protocol.peer_joined_frame(room, conn.peer, conn.user, frame.media))
     return Outcome(

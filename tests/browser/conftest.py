@@ -1,7 +1,7 @@
 """The browser tier: Debian's headless Chromium (fake camera and microphone) and one shared cluster.
 
 Every module calls into the same two daphne processes and coturn (`servers`, started once per
-session); each user is a browser context of its own (`open_page`)."""
+browser tier, stopped before the other tiers run); each user is a browser context of its own (`open_page`)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def servers(cluster_factory, tmp_path_factory, request):
     """Two daphne processes and a coturn; calls are relay-only, as across two home networks."""
     return cluster_factory(

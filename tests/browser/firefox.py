@@ -152,7 +152,7 @@ class FirefoxPage:
             raise FirefoxError(f"waiting for {fn.strip()[:200]}: {error}\n{self.console_text()}") from None
 
     def click(self, selector: str, timeout: float = 30) -> None:
-        """Click `selector` once it is visible."""
+        """Click `selector` once it is visible and enabled."""
         self.firefox.request("click", timeout=timeout, page=self.handle, selector=selector)
 
     def console(self) -> list[str]:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
 RING_TIMEOUT = 5  # seconds the shared cluster rings before a call is missed
 
 CONNECTED = (
     """(n) => window.rtc && [...window.rtc.links.values()].filter(e => e.link.state === 'connected').length >= n"""
 )
+
+
+# Every link's statistics name the candidate types of its selected pair.
+PATH_NAMED = """async () => { const all = Object.values(await window.rtc.stats());
+    return all.length > 0 && all.every(s => s.localType && s.remoteType); }"""
 
 
 def join_call(page) -> None:
@@ -16,11 +23,29 @@ def join_call(page) -> None:
 
 
 def wait_connected(page, peers: int = 1, timeout: float = 30) -> None:
-    page.wait_for_function(CONNECTED, arg=peers, timeout=timeout * 1000)
+    """Until the page has `peers` connected links; on timeout, says what each link was doing."""
+    try:
+        page.wait_for_function(CONNECTED, arg=peers, timeout=timeout * 1000)
+    except PlaywrightTimeoutError:
+        links = page.evaluate(
+            """() => window.rtc && [...window.rtc.links].map(([peer, {link}]) =>
+                `${peer}: ${link.state}/${link.pc.iceConnectionState}/${link.pc.signalingState}`)"""
+        )
+        raise AssertionError(f"{page.url}: not {peers} connected link(s) in {timeout} s: {links}") from None
 
 
 def stats(page) -> dict:
     return page.evaluate("async () => await window.rtc.stats()")
+
+
+def path_stats(page, timeout: float = 10) -> dict:
+    """`stats`, once every link reports its selected candidate pair.
+
+    A browser's statistics can trail its connection state by a moment (Chromium serves a
+    report cached for a few milliseconds), so a link just connected may not name its pair yet.
+    """
+    page.wait_for_function(PATH_NAMED, timeout=timeout * 1000)
+    return stats(page)
 
 
 def grows(page, field: str, seconds: float = 2.0) -> bool:

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from calls.models import Call, Room
-from tests.browser.pages import RING_TIMEOUT, grows, join_call, stats, wait_connected
+from tests.browser.pages import RING_TIMEOUT, grows, join_call, path_stats, stats, wait_connected
 from tests.helpers import PASSWORD, make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
@@ -62,7 +62,7 @@ def test_direct_call_rings_every_tab_connects_through_turn_and_ends(open_page):
     wait_connected(caller)
     wait_connected(tab1)
     for page in (caller, tab1):
-        for peer_stats in stats(page).values():
+        for peer_stats in path_stats(page).values():
             assert peer_stats["localType"] == "relay" and peer_stats["remoteType"] == "relay", peer_stats
         assert grows(page, "videoBytes"), "inbound video does not flow"
         page.wait_for_function("() => document.querySelector('.remote-video').videoWidth > 0", timeout=10000)

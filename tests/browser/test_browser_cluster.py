@@ -7,7 +7,7 @@ import os
 import pytest
 
 from calls.models import Room
-from tests.browser.pages import CONNECTED, grows, join_call, stats
+from tests.browser.pages import CONNECTED, grows, join_call, path_stats
 from tests.helpers import make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -45,8 +45,8 @@ def test_call_through_nginx_over_https_relayed_by_coturn(cluster, browser):
         for page in pages:
             page.wait_for_function(CONNECTED, arg=1, timeout=30000)
             assert page.evaluate("() => window.rtc.signaling.url").startswith("wss://")
-            for peer_stats in stats(page).values():
-                assert peer_stats["localType"] == "relay" and peer_stats["remoteType"] == "relay"
+            for peer_stats in path_stats(page).values():
+                assert peer_stats["localType"] == "relay" and peer_stats["remoteType"] == "relay", peer_stats
         assert grows(pages[1], "videoBytes")
     finally:
         for page in pages:

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from calls.models import Room
-from tests.browser.pages import join_call, wait_connected
+from tests.browser.pages import grows, join_call, wait_connected
 from tests.helpers import make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -50,6 +50,21 @@ def pick_last(page: Page, select: str) -> str:
     value = page.locator(f"{select} option").last.get_attribute("value")
     page.select_option(select, value)
     return value
+
+
+# The send limits of the camera on each of the page's links.
+CAMERA_LIMITS = """[...window.rtc.links.values()].map(({link}) => {
+    const e = link.video.sender.getParameters().encodings[0] || {};
+    return {maxBitrate: e.maxBitrate || 0, scale: e.scaleResolutionDownBy || 1};
+})"""
+
+
+def camera_limits(page: Page) -> list[dict]:
+    return page.evaluate("() => " + CAMERA_LIMITS)
+
+
+def wait_links(page: Page, count: int) -> None:
+    page.wait_for_function("(n) => window.rtc.links.size === n", arg=count, timeout=WAIT)
 
 
 def test_prejoin_choices_hd_video_media_state_and_screen_share(open_page):
@@ -158,8 +173,49 @@ def test_active_speaker_layouts_and_hands_across_processes(open_page):
     # A raised hand shows its place in the queue on every page.
     ben.keyboard.press("h")
     cat.locator("#hand").click()
-    expect(tile(ann, b).locator(".hand-indicator")).to_have_text("✋ 1", timeout=WAIT)
-    expect(tile(ann, c).locator(".hand-indicator")).to_have_text("✋ 2", timeout=WAIT)
+    expect(tile(ann, b).locator(".hand-indicator")).to_have_text("Hand raised, place 1", timeout=WAIT)
+    expect(tile(ann, c).locator(".hand-indicator")).to_have_text("Hand raised, place 2", timeout=WAIT)
     expect(ben.locator("#hand")).to_have_attribute("aria-pressed", "true")
     ann.locator("#layout").click()
     expect(ann.locator("#stage")).to_have_attribute("data-layout", "grid")
+
+    # Each copy of Ann's camera is sent lighter in a mesh of three than one to one:
+    # when Cat leaves, Ann's send limits to Ben rise again.
+    in_three = camera_limits(ann)
+    assert len(in_three) == 2
+    cat.locator("#hangup").click()
+    cat.locator("#leave-confirm").click()
+    wait_links(ann, 1)
+    ann.wait_for_function(
+        f"(most) => {{ const l = {CAMERA_LIMITS}; return l.length === 1 && l[0].maxBitrate > most; }}",
+        arg=max(limit["maxBitrate"] for limit in in_three),
+        timeout=WAIT,
+    )
+    one_to_one = camera_limits(ann)[0]
+    assert one_to_one["scale"] < min(limit["scale"] for limit in in_three), (one_to_one, in_three)
+
+
+# A client whose offers carry video only (no audio m-line at all), as some video-only apps send.
+VIDEO_ONLY_OFFERS = """
+const addTransceiver = RTCPeerConnection.prototype.addTransceiver;
+RTCPeerConnection.prototype.addTransceiver = function (kind, init) {
+    return kind === "audio" ? undefined : addTransceiver.call(this, kind, init);
+};
+"""
+
+
+def test_a_peer_that_offers_video_only_still_hears_us(open_page):
+    owner, ca = make_user("ann")
+    room = Room.objects.create(name="Standup", owner=owner)
+    ann = open_page(ca, 0, f"/r/{room.pk}/")
+    ben = open_page(make_user("ben")[1], 1, f"/r/{room.pk}/", init_script=VIDEO_ONLY_OFFERS)
+    wait_connected(ann)
+    wait_connected(ben)
+    # Ann answered an offer without audio, then added her microphone and offered again.
+    ben.wait_for_function(
+        """() => [...window.rtc.links.values()].every(({link}) => link.pc.getTransceivers().some(
+            t => t.receiver.track.kind === "audio" && t.currentDirection === "sendrecv"))""",
+        timeout=WAIT,
+    )
+    assert grows(ben, "audioBytes"), "the video-only peer does not hear Ann"
+    assert grows(ben, "framesDecoded")

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from calls.models import Room
-from tests.browser.firefox import Firefox, FirefoxPage
-from tests.browser.pages import CONNECTED, stats, wait_connected
+from tests.browser.firefox import Firefox, FirefoxError, FirefoxPage
+from tests.browser.pages import CONNECTED, PATH_NAMED, path_stats, wait_connected
 from tests.helpers import make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
@@ -33,11 +33,27 @@ GROWS = """async (fields, ms) => {
         fields.every(f => after[p][f] > before[p][f]));
 }"""
 
-# The pre-join screen's button, when the page has one and shows it.
-JOIN_SHOWN = """() => { const b = document.querySelector('#join-now');
-    return Boolean(b && !b.closest('[hidden]') && b.getClientRects().length > 0); }"""
-JOIN_ABSENT_OR_SHOWN = f"""() => !document.querySelector('#join-now') || ({JOIN_SHOWN})()"""
-REMOTE_VIDEO_WIDTH = """() => { const v = document.querySelector('.remote-video');
+# The pre-join screen, while it is shown: its "Join now" button is visible.
+PREJOIN_SHOWN = """() => { const b = document.querySelector('#join-now'); return Boolean(b && b.checkVisibility()); }"""
+# Per link: the selected candidate pair's two ends and this page's own relay candidates.
+ROUTES = """async () => { const out = {};
+    for (const [peer, {link}] of window.rtc.links) {
+        const report = await link.pc.getStats(); let pair = null; const relays = [];
+        report.forEach(s => {
+            if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
+            if (s.type === 'local-candidate' && s.candidateType === 'relay') relays.push(`${s.address}:${s.port}`);
+        });
+        const end = (id) => { const c = report.get(id);
+            return c ? {type: c.candidateType, at: `${c.address}:${c.port}`} : null; };
+        out[peer] = {local: pair && end(pair.localCandidateId), remote: pair && end(pair.remoteCandidateId), relays};
+    }
+    return out; }"""
+STATS = "async () => await window.rtc.stats()"
+# The pre-join speaker picker: is it disabled, and is the note beside it shown (with words in it)?
+SPEAKER_PICKER = """() => { const note = document.querySelector('#speaker-note');
+    return {disabled: document.querySelector('#speaker-select').disabled,
+            note: note.checkVisibility() && note.textContent.trim().length > 0}; }"""
+REMOTE_VIDEO_WIDTH = """() => { const v = document.querySelector('figure.tile:not(.local):not(.screen) video');
     return v && v.videoWidth > 0 ? v.videoWidth : 0; }"""
 
 
@@ -73,7 +89,10 @@ def open_firefox(firefox: Firefox, servers) -> Iterator[Callable[..., FirefoxPag
         print(page.console_text())
     print(firefox.stderr())
     for page in pages:
-        page.close()
+        try:
+            page.close()
+        except FirefoxError as error:  # the driver is gone: the test has failed already and says why
+            print(error)
 
 
 @pytest.fixture
@@ -95,23 +114,38 @@ def open_chromium(open_page) -> Iterator[Callable[..., object]]:
 
 
 def join_firefox(page: FirefoxPage) -> None:
-    """Enter the call: click the pre-join screen's #join-now when the page shows one."""
-    page.wait_for_function(JOIN_ABSENT_OR_SHOWN, timeout=CONNECT_TIMEOUT)
-    if page.evaluate(JOIN_SHOWN):
-        page.click("#join-now")
+    """Enter the call from the pre-join screen, when the page shows one ("Join now" waits to be enabled)."""
+    if page.evaluate(PREJOIN_SHOWN):
+        page.click("#join-now", timeout=CONNECT_TIMEOUT)
+        page.wait_for_function(f"() => !({PREJOIN_SHOWN})()", timeout=CONNECT_TIMEOUT)
 
 
 def join_chromium(page) -> None:
-    """The same for a Chromium page (open_page may already have clicked it)."""
-    page.wait_for_function(JOIN_ABSENT_OR_SHOWN, timeout=CONNECT_TIMEOUT * 1000)
-    if page.evaluate(JOIN_SHOWN):
+    """The same for a Chromium page, unless open_page has joined already."""
+    if page.evaluate(PREJOIN_SHOWN):
         page.locator("#join-now").click(timeout=CONNECT_TIMEOUT * 1000)
+        page.wait_for_function(f"() => !({PREJOIN_SHOWN})()", timeout=CONNECT_TIMEOUT * 1000)
 
 
-def assert_relayed(peer_stats: dict, where: str) -> None:
-    assert peer_stats, f"{where}: no links in window.rtc.stats()"
-    for peer, s in peer_stats.items():
-        assert (s["localType"], s["remoteType"]) == ("relay", "relay"), f"{where}, link to {peer}: {s}"
+def assert_relayed(a: tuple[str, dict, dict], b: tuple[str, dict, dict]) -> None:
+    """A 1:1 call relayed at both ends: each page's selected pair is its own TURN allocation to the
+    other page's TURN allocation.
+
+    Each of `a`, `b` is (name, window.rtc.stats(), ROUTES) of one page. The page's own reading says
+    relay/relay; Firefox labels the remote end "prflx" when the peer's checks came through before
+    that relay candidate was signaled (TURN permissions are per IP, and every allocation here is on
+    127.0.0.1) and keeps that label, so the remote end is then checked by address: it must be one of
+    the relay candidates the other page gathered."""
+    for (name, page_stats, routes), (other, _, other_routes) in ((a, b), (b, a)):
+        assert len(page_stats) == 1 and len(routes) == 1, f"{name}: expected one link: {page_stats} {routes}"
+        [reading] = page_stats.values()
+        [route] = routes.values()
+        [other_route] = other_routes.values()
+        assert reading["localType"] == "relay", f"{name}: {reading}"
+        assert route["local"]["type"] == "relay" and route["local"]["at"] in route["relays"], f"{name}: {route}"
+        if reading["remoteType"] != "relay":
+            assert reading["remoteType"] == "prflx", f"{name}: {reading}"
+        assert route["remote"]["at"] in other_route["relays"], f"{name}'s remote end is not {other}'s relay: {routes}"
 
 
 def wait_firefox_grows(page: FirefoxPage, *fields: str) -> None:
@@ -135,8 +169,9 @@ def test_firefox_and_chromium_call_relayed_with_video_both_ways(open_firefox, op
 
     ff.wait_for_function(CONNECTED, 1, timeout=CONNECT_TIMEOUT)
     wait_connected(ch, timeout=CONNECT_TIMEOUT)
-    assert_relayed(ff.evaluate("async () => await window.rtc.stats()"), "Firefox")
-    assert_relayed(stats(ch), "Chromium")
+    ff.wait_for_function(PATH_NAMED, timeout=CONNECT_TIMEOUT)  # statistics can trail "connected"
+    chromium = ("Chromium", path_stats(ch), ch.evaluate(ROUTES))
+    assert_relayed(("Firefox", ff.evaluate(STATS), ff.evaluate(ROUTES)), chromium)
     wait_firefox_grows(ff, "videoBytes", "framesDecoded")
     wait_chromium_grows(ch, "videoBytes", "framesDecoded")
     assert ff.wait_for_function(REMOTE_VIDEO_WIDTH, timeout=CONNECT_TIMEOUT) > 0
@@ -150,9 +185,29 @@ def test_firefox_to_firefox_call_relayed_with_audio_and_video(open_firefox):
     pages = [open_firefox(cookie_a, 0, f"/r/{room.pk}/"), open_firefox(cookie_b, 1, f"/r/{room.pk}/")]
     for page in pages:
         join_firefox(page)
-    for index, page in enumerate(pages):
+    for page in pages:
         page.wait_for_function(CONNECTED, 1, timeout=CONNECT_TIMEOUT)
-        assert_relayed(page.evaluate("async () => await window.rtc.stats()"), f"Firefox {index}")
+        page.wait_for_function(PATH_NAMED, timeout=CONNECT_TIMEOUT)  # statistics can trail "connected"
+    a, b = ((f"Firefox {i}", page.evaluate(STATS), page.evaluate(ROUTES)) for i, page in enumerate(pages))
+    assert_relayed(a, b)
     for page in pages:
         wait_firefox_grows(page, "audioBytes", "videoBytes", "framesDecoded")
         assert page.wait_for_function(REMOTE_VIDEO_WIDTH, timeout=CONNECT_TIMEOUT) > 0
+
+
+def test_firefox_without_set_sink_id_says_the_speaker_cannot_be_chosen(open_firefox):
+    """Firefox before 116 had no HTMLMediaElement.setSinkId: the pre-join screen says so and still joins."""
+    owner, cookie = make_user("felix")
+    room = Room.objects.create(name="Older Firefox", owner=owner)
+    older = open_firefox(cookie, 0, f"/r/{room.pk}/", init="() => { delete HTMLMediaElement.prototype.setSinkId; }")
+    current = open_firefox(cookie, 1, f"/r/{room.pk}/")
+    for page in (older, current):
+        page.wait_for_function("() => !document.querySelector('#join-now').disabled", timeout=CONNECT_TIMEOUT)
+        # The preview and the microphone meter work in Firefox either way.
+        page.wait_for_function("() => document.querySelector('#prejoin-video').videoWidth > 0", timeout=CONNECT_TIMEOUT)
+        page.wait_for_function("() => Number(document.querySelector('#mic-level').value) > 0", timeout=CONNECT_TIMEOUT)
+    assert older.evaluate(SPEAKER_PICKER) == {"disabled": True, "note": True}
+    # Firefox 153 has it, and its fake audio backend lists speakers to choose from.
+    assert current.evaluate(SPEAKER_PICKER) == {"disabled": False, "note": False}
+    join_firefox(older)
+    older.wait_for_function("() => document.querySelector('#in-call').checkVisibility()", timeout=CONNECT_TIMEOUT)

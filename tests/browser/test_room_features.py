@@ -22,11 +22,15 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 WAIT = 20_000  # ms: joins and frames across two processes on a busy 2-core machine
 XSS = '<img src=x onerror="window.pwned=1">'
+# Content-Security-Policy violations the page sees, from before its own scripts on.
+RECORD_VIOLATIONS = """window.cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.cspViolations.push(`${e.violatedDirective} ${e.sourceFile}:${e.lineNumber}`));"""
 
 
-def enter(open_page, cookie: str, node: int, room: Room) -> Page:
+def enter(open_page, cookie: str, node: int, room: Room, **options) -> Page:
     """A user's page in the room, past the pre-join screen and joined (its own row is listed)."""
-    page = open_page(cookie, node, f"/r/{room.pk}/", join=True)
+    page = open_page(cookie, node, f"/r/{room.pk}/", join=True, **options)
     expect(page.locator("#people-panel li.participant.self")).to_have_count(1, timeout=WAIT)
     return page
 
@@ -83,7 +87,7 @@ def test_chat_reaches_everyone_across_processes_and_late_joiners_as_text(open_pa
     room = Room.objects.create(name="Standup", owner=ann)
     ann_page = enter(open_page, ca, 0, room)
     ben_page = enter(open_page, make_user("ben")[1], 1, room)
-    cat_page = enter(open_page, make_user("cat")[1], 0, room)
+    cat_page = enter(open_page, make_user("cat")[1], 0, room, init_script=RECORD_VIOLATIONS)
     everyone_sees([ann_page, ben_page, cat_page], 3)
 
     say(ann_page, "Good morning")
@@ -108,6 +112,7 @@ def test_chat_reaches_everyone_across_processes_and_late_joiners_as_text(open_pa
     expect(link).to_have_attribute("href", "https://example.com/notes?day=1")
     expect(link).to_have_attribute("target", "_blank")
     expect(link).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
+    assert cat_page.evaluate("() => window.cspViolations") == []
 
     # A late joiner on the other process finds the conversation so far, then takes part.
     dora_page = enter(open_page, make_user("dora")[1], 1, room)
@@ -116,8 +121,26 @@ def test_chat_reaches_everyone_across_processes_and_late_joiners_as_text(open_pa
     say(dora_page, "Sorry I'm late")
     assert_conversation(ann_page, [("You", "Good morning"), ("You", XSS), conversation[2], ("dora", "Sorry I'm late")])
 
+    # Past the chat rate limit a message is refused: the panel says so and keeps the text. The
+    # burst and the typed message leave in one task, so no token comes back in between.
+    box = dora_page.locator("#chat-panel .chat-input")
+    dora_page.evaluate(
+        """() => {
+            const room = JSON.parse(document.getElementById("call-config").textContent).room;
+            const send = (text) => window.rtc.signaling.request({type: "chat", room, text}).catch(() => {});
+            for (let i = 0; i < 20; i++) send(`burst ${i}`);
+            const box = document.querySelector("#chat-panel .chat-input");
+            box.value = "one more";
+            box.dispatchEvent(new Event("input", {bubbles: true}));
+            box.form.requestSubmit();
+        }"""
+    )
+    expect(dora_page.locator("#chat-panel .chat-error")).to_contain_text("too quickly", timeout=WAIT)
+    expect(box).to_have_value("one more")
+    expect(box).to_have_attribute("aria-invalid", "true")
 
-def test_raised_hands_queue_in_order_everywhere_and_the_owner_lowers_one(open_page):
+
+def test_raised_hands_queue_in_order_the_owner_lowers_one_and_leavers_drop_out(open_page):
     ann, ca = make_user("ann")
     room = Room.objects.create(name="Standup", owner=ann)
     pages = [enter(open_page, ca, 0, room), enter(open_page, make_user("ben")[1], 1, room)]
@@ -161,6 +184,28 @@ def test_raised_hands_queue_in_order_everywhere_and_the_owner_lowers_one(open_pa
     for page in pages:
         expect(page.locator("#people-panel .hands-summary")).to_be_hidden(timeout=WAIT)
         expect(page.locator("#people-panel .participant-hand:visible")).to_have_count(0)
+
+    # Ben and Cat raise their hands again; Ben leaves (the page asks first): Cat is next everywhere.
+    ben_page.locator("#hand").click()
+    expect(row(ann_page, ben).locator(".participant-hand")).to_have_text("✋ 1", timeout=WAIT)
+    cat_page.locator("#hand").click()
+    expect(row(ann_page, cat).locator(".participant-hand")).to_have_text("✋ 2", timeout=WAIT)
+    leave = ben_page.locator("#leave-dialog")
+    ben_page.locator("#hangup").click()
+    expect(leave).to_be_visible()
+    leave.locator("#leave-cancel").click()  # "Stay"
+    expect(leave).to_be_hidden()
+    expect(ben_page.locator("#hand")).to_be_enabled()
+    assert ben_page.evaluate("() => !document.body.classList.contains('call-ended') && window.rtc.state.joined")
+    ben_page.locator("#hangup").click()
+    leave.locator("#leave-confirm").click()
+    expect(ben_page.locator("#notice")).to_contain_text("You left the call", timeout=WAIT)
+    for page in (ann_page, cat_page):
+        expect(row(page, ben)).to_have_count(0, timeout=WAIT)
+        expect(row(page, cat).locator(".participant-hand")).to_have_text("✋ 1", timeout=WAIT)
+        expect(page.locator("#people-panel .hands-summary")).to_contain_text("1 hand raised:")
+    expect(ann_page.locator(f'figure.tile:not(.screen)[data-peer="{cat}"] .hand-indicator')).to_contain_text("1")
+    expect(cat_page.locator("figure.tile.local .hand-indicator")).to_contain_text("1")
 
 
 def test_the_owner_removes_someone_who_cannot_return_until_let_in(open_page, servers):

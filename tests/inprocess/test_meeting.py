@@ -135,11 +135,13 @@ async def test_media_state_from_join_and_media_frames_reaches_the_others_and_joi
     c = await in_room(connect, people["owner"], room, media={**ON, "screen": True})
     assert {p["peer"]: p["media"] for p in c.joined["peers"]} == {a.peer: MUTED, b.peer: ON}
     assert (await b.recv_type("peer-joined", peer=c.peer))["media"] == {**ON, "screen": True}
+    await a.request(type="join", room=room.id, media=ON)  # joined again, unmuted: the others hear of it
+    assert (await b.recv_type("media", **{"from": a.peer}))["audio"] is True
     await b.request(type="leave", room=room.id)
     d = await connect(people["bob"])
     await d.send(type="join", room=room.id)
     assert {p["peer"]: p["media"] for p in (await d.recv_type("joined"))["peers"]} == {
-        a.peer: MUTED,
+        a.peer: ON,
         c.peer: {**ON, "screen": True},
     }  # b's state left with b
 

@@ -98,15 +98,27 @@ async def test_join_across_processes_and_exchange_offer_answer_candidates(cluste
     a = await connect(cluster[0], ca)
     b = await connect(cluster[1], cb)
     joined = await a.join(room.id, id="j")
-    assert joined == {"type": "joined", "room": room.id, "peer": a.peer, "peers": [], "ref": "j"}
+    assert joined == {
+        "type": "joined",
+        "room": room.id,
+        "peer": a.peer,
+        "peers": [],
+        "owner": room.owner_id,
+        "hands": [],
+        "chat": [],
+        "removed": [],
+        "ref": "j",
+    }
     joined = await b.join(room.id)
-    assert joined["peers"] == [{"peer": a.peer, "user": {"id": alice.pk, "username": "alice", "display_name": "alice"}}]
+    alice_info = {"id": alice.pk, "username": "alice", "display_name": "alice"}
+    assert joined["peers"] == [{"peer": a.peer, "user": alice_info, "media": None}]
     seen = await a.recv_type("peer-joined")
     assert seen == {
         "type": "peer-joined",
         "room": room.id,
         "peer": b.peer,
         "user": {"id": bob.pk, "username": "bob", "display_name": "bob"},
+        "media": None,
     }
 
     # offer with a spoofed sender: the server sets from/user itself
@@ -212,6 +224,32 @@ async def test_leave_and_clean_close_announce_peer_left_at_once(cluster, users, 
     )
     assert session.close_reason == "disconnect"
     await a.close()
+
+
+async def test_chat_hands_and_the_owners_removal_cross_processes(cluster, users):
+    owner, co = await users("host")
+    bob, cb = await users("bob")
+    room = await sync_to_async(Room.objects.create)(name="Across", owner=owner)
+    o = await connect(cluster[0], co)
+    b = await connect(cluster[1], cb)
+    await o.join(room.id)
+    await b.join(room.id, media={"audio": False, "video": True, "screen": False})
+    assert (await o.recv_type("peer-joined"))["media"] == {"audio": False, "video": True, "screen": False}
+    await b.send(type="chat", room=room.id, text="hello from the other process", id="c")
+    assert (await o.recv_type("chat"))["user"]["username"] == "bob"
+    assert (await b.recv_type("chat"))["ref"] == "c"
+    await b.send(type="hand", room=room.id, raised=True)
+    assert (await o.recv_type("hand"))["hands"] == [b.peer]
+    await o.send(type="remove", room=room.id, peer=b.peer, id="x")
+    assert (await o.recv_type("removed"))["ref"] == "x"
+    told = await b.recv_type("removed")  # on the other process: out of the room there too
+    assert (told["peer"], told["by"]["id"]) == (b.peer, owner.pk)
+    assert (await b.join(room.id))["code"] == "forbidden"
+    await o.send(type="let-in", room=room.id, user=bob.pk)
+    assert (await o.recv_type("let-in"))["user"]["id"] == bob.pk
+    assert (await b.join(room.id))["type"] == "joined"
+    await o.close()
+    await b.close()
 
 
 async def test_flood_is_rate_limited_while_others_keep_working(cluster, users, room):

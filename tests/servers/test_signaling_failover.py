@@ -41,7 +41,7 @@ async def test_killed_process_peers_leave_within_10s_with_default_timings(daphne
     assert elapsed <= 10
     # the room is usable again: the departed peer's slot is free
     rejoin = await Peer.connect(survivor.ws_url, b.session)
-    assert (await rejoin.join(room.id))["peers"] == [{"peer": a.peer, "user": a.hello["user"]}]
+    assert (await rejoin.join(room.id))["peers"] == [{"peer": a.peer, "user": a.hello["user"], "media": None}]
     await a.close()
     await rejoin.close()
 

@@ -12,9 +12,10 @@ PEER_JS = (ROOT / "static" / "calls" / "js" / "peer.js").read_text()
 
 
 def test_the_joiner_offers_and_those_in_the_room_wait():
-    assert "for (const { peer, user } of joined.peers) addPeer(peer, user, true);" in CALL_JS  # initiator
+    initiator = "for (const { peer, user, media } of joined.peers) mesh.add(peer, user, true, media);"
+    assert initiator in CALL_JS
     assert 'signaling.addEventListener("peer-joined"' in CALL_JS
-    assert "addPeer(detail.peer, detail.user, false)" in CALL_JS  # prepares, does not offer
+    assert "mesh.add(detail.peer, detail.user, false, detail.media)" in CALL_JS  # prepares, does not offer
     assert "**The joiner offers.** After `joined`, a client sends an `offer`" in DOC
     assert "Peers already in the room **wait**" in DOC
 

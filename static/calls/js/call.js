@@ -9,6 +9,7 @@ import { ParticipantsPanel } from "./participants.js";
 import { Prejoin } from "./prejoin.js";
 import { CLOSE_MESSAGES, ERROR_MESSAGES } from "./protocol.js";
 import { attachCalls, calls } from "./ring.js";
+import { SettingsDialog } from "./settings.js";
 import { Signaling } from "./signaling.js";
 import { Stage, wirePip } from "./speaker.js";
 import { chime, toast } from "./toast.js";
@@ -78,12 +79,21 @@ async function sendChat(text) {
   }
 }
 
+// What a refusal means, for people: the server's own words where no message of ours fits better.
+const why = (error) => (error.code !== "bad_frame" && ERROR_MESSAGES[error.code]) || error.message;
+
+// A request whose refusal is shown as a toast; resolves with the reply, or null when refused.
 function request(frame, failure) {
-  return signaling.request({ room: config.room, ...frame }).catch((error) =>
-    toast(`${failure}: ${ERROR_MESSAGES[error.code] || error.message}`, "error"));
+  return signaling.request({ room: config.room, ...frame }).catch((error) => {
+    toast(`${failure}: ${why(error)}`, "error");
+    return null;
+  });
 }
 
-const here = (frame) => frame.room === config.room && state.joined;
+// Room frames count from the moment we ask to join, not from the reply: across two processes
+// another joiner's offer can arrive before our `joined` reply, and dropping it would leave that
+// link unnegotiated (each side waiting for the other).
+const here = (frame) => frame.room === config.room && state.entered && !state.ended;
 
 signaling.addEventListener("hello", ({ detail }) => {
   $("reconnecting").hidden = true;
@@ -163,7 +173,9 @@ signaling.addEventListener("error", ({ detail }) => {
 });
 
 // Owner controls from the participant list (the server checks that we are the owner).
-people.addEventListener("remove", ({ detail }) => request({ type: "remove", peer: detail.peer }, "Could not remove"));
+people.addEventListener("remove", ({ detail }) =>
+  signaling.request({ type: "remove", room: config.room, peer: detail.peer })
+    .catch((error) => people.removeFailed(detail.peer, `Could not remove: ${why(error)}`)));
 people.addEventListener("lower-hand", ({ detail }) =>
   request({ type: "hand", raised: false, peer: detail.peer }, "Could not lower the hand"));
 people.addEventListener("let-in", ({ detail }) => {
@@ -288,6 +300,11 @@ stage.addEventListener("speaker", ({ detail }) => {
   for (const peer of links.keys()) people.upsert(peer, { speaking: peer === detail });
 });
 wirePip($("pip"), stage);
+const settings = new SettingsDialog($("settings-dialog"), {
+  getLocal: () => state.local,
+  getSpeaker: () => mesh.speakerId,
+  setSpeaker: (id) => mesh.setSpeakerOutput(id),
+});
 wireControls({
   mute: () => state.local.toggleMute(),
   camera: () => state.local.toggleCamera().catch((error) => toast(error.message, "warning")),
@@ -296,6 +313,7 @@ wireControls({
   chat: () => chat.setOpen(!chat.open),
   people: () => people.setOpen(!people.open),
   layout: () => stage.toggleLayout(),
+  settings: () => settings.toggle(),
   leave,
 });
 
@@ -318,6 +336,7 @@ mesh.clearNotice();
 state.local.addEventListener("change", () => {
   mesh.applyTracks();
   showLocal();
+  settings.refresh();
   if (state.joined) signaling.send({ type: "media", room: config.room, ...state.local.state });
 });
 showLocal();

@@ -108,8 +108,8 @@ export class ChatPanel extends EventTarget {
     this.empty = el("p", { class: "chat-empty" },
       "Messages can be seen by people in the call and are deleted when the call ends.");
     this.history = el("ol", { class: "chat-list chat-history", "aria-label": "Earlier messages" });
-    this.live = el("ol", { class: "chat-list chat-live", role: "log", "aria-live": "polite", "aria-label": "Messages" });
-    this.scroller = el("div", { class: "chat-scroll", tabindex: "0", "aria-label": "Messages" },
+    this.live = el("ol", { class: "chat-list chat-live", role: "log", "aria-live": "polite", "aria-label": "New messages" });
+    this.scroller = el("div", { class: "chat-scroll", tabindex: "0", role: "region", "aria-label": "Chat messages" },
       this.empty, this.history, this.live);
     this.jump = el("button", { type: "button", class: "chat-jump", hidden: true }, "New messages ↓");
     this.input = el("textarea", {

@@ -3,14 +3,14 @@
 
 const KEYS = { m: "mute", v: "camera", c: "chat", p: "people", h: "hand", g: "layout", l: "hangup", "?": "help" };
 const BUTTONS = { mute: "mute", camera: "camera", screen: "screen", hand: "hand", chat: "chat-toggle",
-  people: "people-toggle", layout: "layout", help: "help", hangup: "hangup" };
+  people: "people-toggle", layout: "layout", settings: "settings", help: "help", hangup: "hangup" };
 
 function typing(target) {
   return target instanceof HTMLElement &&
     (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
 }
 
-// actions: {mute, camera, screen, hand, chat, people, layout, leave}; each a function.
+// actions: {mute, camera, screen, hand, chat, people, layout, settings, leave}; each a function.
 export function wireControls(actions) {
   const help = document.getElementById("help-dialog");
   const leave = document.getElementById("leave-dialog");

@@ -65,12 +65,20 @@ export class LocalMedia extends EventTarget {
     }
   }
 
+  // Another camera or microphone, mid-call: the new track replaces the old one in what every
+  // connection sends (the "change" event). With the camera off, only the choice is kept: it is
+  // opened when the camera goes on again.
   async switchDevice(kind, deviceId) {
+    if (kind === "videoinput" && !this.camera) {
+      this.cameraId = deviceId;
+      return;
+    }
     const track = await openDevice(kind, deviceId);
     if (kind === "videoinput") {
       this.cameraId = deviceId;
       this.camera?.stop();
       this.camera = track;
+      this.hasCamera = true;
     } else {
       track.enabled = !this.muted;
       this.mic?.stop();

@@ -113,7 +113,7 @@ export async function listDevices() {
 
 // Play every remote sound on the chosen output, where the browser can.
 export async function applySpeaker(element, speakerId) {
-  if (!canPickSpeaker || !element) return;
+  if (!canPickSpeaker || !element || (!speakerId && !element.sinkId)) return; // already the default
   try {
     await element.setSinkId(speakerId || "");
   } catch (error) {

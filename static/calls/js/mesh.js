@@ -73,6 +73,9 @@ export class Mesh {
   drop(peer) {
     const entry = this.links.get(peer);
     this.media.delete(peer);
+    // The server takes a departed peer out of the queue of hands without a `hand` frame: the
+    // ones behind it move up on this page too.
+    if (this.hands.includes(peer)) this.setHands(this.hands.filter((p) => p !== peer));
     if (!entry) return null;
     this.clearLinkNotice(peer);
     entry.link.close();
@@ -138,10 +141,8 @@ export class Mesh {
 
   setSpeakerOutput(speakerId) {
     this.speakerId = speakerId;
-    for (const { tile, screenTile } of this.links.values()) {
-      applySpeaker(tile.video, speakerId);
-      applySpeaker(screenTile.video, speakerId);
-    }
+    const videos = [...this.links.values()].flatMap(({ tile, screenTile }) => [tile.video, screenTile.video]);
+    return Promise.all(videos.map((video) => applySpeaker(video, speakerId)));
   }
 
   // Connection trouble is over: show only what is still true (e.g. that we joined without a camera).

@@ -183,6 +183,7 @@ export class ParticipantsPanel extends EventTarget {
       camera: el("span", { class: "participant-camera", role: "img" }),
       actions: el("div", { class: "participant-actions" }),
       confirm: el("div", { class: "participant-confirm", role: "group", hidden: true }),
+      error: el("p", { class: "participant-error", role: "alert", hidden: true }),
     };
     person.parts = parts;
     return el("li", { class: "participant", dataset: { peer } },
@@ -191,7 +192,7 @@ export class ParticipantsPanel extends EventTarget {
         el("div", { class: "participant-main" }, el("div", { class: "participant-line" }, parts.name, parts.tags),
           parts.quality),
         el("div", { class: "participant-status" }, parts.hand, parts.mic, parts.camera)),
-      parts.actions, parts.confirm);
+      parts.actions, parts.confirm, parts.error);
   }
 
   #renderRow(peer, person) {
@@ -268,7 +269,8 @@ export class ParticipantsPanel extends EventTarget {
   }
 
   #askRemove(peer, person) {
-    const { confirm, actions } = person.parts;
+    const { confirm, actions, error } = person.parts;
+    error.hidden = true; // a new attempt: the last refusal is old news
     const name = person.name || "this person";
     const yes = el("button", { type: "button", class: "participant-remove-confirm" }, "Remove");
     const no = el("button", { type: "button", class: "participant-remove-cancel" }, "Cancel");
@@ -339,12 +341,14 @@ export class ParticipantsPanel extends EventTarget {
     );
   }
 
-  /** A person's remove request failed (e.g. an error frame): offer the button again. */
-  removeFailed(peer) {
+  /** A person's remove request was refused (an error frame): offer the button again and say why. */
+  removeFailed(peer, message = "") {
     peer = String(peer);
     const person = this.#people.get(peer);
     if (!person) return;
     person.removing = false;
     this.#renderActions(peer, person);
+    person.parts.error.textContent = message;
+    person.parts.error.hidden = !message;
   }
 }

@@ -77,6 +77,7 @@ export class PeerLink extends EventTarget {
     const [kind] = ROLES[role];
     const streams = [MAIN.has(role) ? this.localStream : this.localScreen];
     const transceiver = this.pc.addTransceiver(kind, { direction: "sendrecv", streams });
+    if (!transceiver) return null; // a client that cannot send this kind
     this.transceivers[role] = transceiver;
     this.#apply(role);
     return transceiver;
@@ -99,7 +100,7 @@ export class PeerLink extends EventTarget {
   #adopt() {
     this.#assignRoles();
     for (const [role, transceiver] of Object.entries(this.transceivers)) {
-      if (transceiver.direction !== "sendrecv") {
+      if (transceiver.direction !== "sendrecv" && !transceiver.stopped) {
         transceiver.direction = "sendrecv";
         transceiver.sender.setStreams?.(MAIN.has(role) ? this.localStream : this.localScreen);
       }

@@ -1,7 +1,8 @@
 // The pre-join screen: camera preview, microphone level, device pickers, join with the mic or
 // the camera off, who is already in the room. Resolves with the person's choices on "Join now".
 import { MicMeter } from "./meter.js";
-import { applySpeaker, canPickSpeaker, listDevices, loadPrefs, openDevice, openMedia, savePrefs } from "./media.js";
+import { applySpeaker, loadPrefs, openDevice, openMedia, savePrefs } from "./media.js";
+import { fillPickers } from "./pickers.js";
 import { el } from "./ui.js";
 
 const PEERS_EVERY_MS = 4000;
@@ -87,20 +88,8 @@ export class Prejoin {
   }
 
   async #fillPickers() {
-    const devices = await listDevices();
     const current = { videoinput: this.camera?.getSettings().deviceId, audioinput: this.mic?.getSettings().deviceId, audiooutput: this.prefs.speakerId };
-    for (const [kind, select] of Object.entries(this.selects)) {
-      select.replaceChildren(...devices[kind].map(({ id, label }) => el("option", { value: id }, label)));
-      if (kind === "audiooutput" && !devices.audiooutput.length) select.append(el("option", { value: "" }, "System default"));
-      if (current[kind] && devices[kind].some((d) => d.id === current[kind])) select.value = current[kind];
-      select.disabled = !devices[kind].length;
-      select.onchange = () => this.#pick(kind, select.value);
-    }
-    if (!canPickSpeaker) {
-      this.selects.audiooutput.replaceChildren(el("option", { value: "" }, "System default"));
-      this.selects.audiooutput.disabled = true;
-      $("speaker-note").hidden = false;
-    }
+    await fillPickers({ selects: this.selects, current, note: $("speaker-note"), onPick: (kind, id) => this.#pick(kind, id) });
   }
 
   async #pick(kind, deviceId) {

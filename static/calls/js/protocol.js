@@ -1,4 +1,4 @@
-// The signaling protocol, version 1, as the browser sees it (docs/protocol.md; calls/signaling/protocol.py).
+// The signaling protocol, version 1, as the browser sees it (docs/protocol.md; calls/signaling/protocol/).
 
 export const PROTOCOL_VERSION = 1;
 

@@ -2,6 +2,7 @@
 // itself measures: works in Chromium and Firefox without routing remote audio through WebAudio),
 // and the stage layouts: a grid of equal tiles, or the speaker view (one large tile and a strip).
 // In the speaker view a screen share is what gets the large tile; otherwise the active speaker.
+import { toast } from "./toast.js";
 
 const POLL_MS = 250;
 const THRESHOLD = 0.02; // audioLevel (0..1) above which a microphone counts as sounding
@@ -94,7 +95,8 @@ export class Stage extends EventTarget {
   }
 }
 
-// Picture-in-picture of the featured tile's video, where the browser has the API.
+// Picture-in-picture of the featured tile's video, where the browser has the API. Whatever
+// stops it (nobody's video yet, the browser refusing) is said in a toast, never swallowed.
 export function wirePip(button, stage) {
   const supported = "pictureInPictureEnabled" in document && document.pictureInPictureEnabled;
   if (!supported) {
@@ -102,12 +104,22 @@ export function wirePip(button, stage) {
     button.title = "Picture-in-picture is not available in this browser";
     return;
   }
+  const pressed = () => button.setAttribute("aria-pressed", String(Boolean(document.pictureInPictureElement)));
+  document.addEventListener("enterpictureinpicture", pressed, true);
+  document.addEventListener("leavepictureinpicture", pressed, true);
+  pressed();
   button.addEventListener("click", async () => {
     try {
-      if (document.pictureInPictureElement) await document.exitPictureInPicture();
-      else await stage.featured?.querySelector("video")?.requestPictureInPicture();
+      if (document.pictureInPictureElement) return await document.exitPictureInPicture();
+      const video = stage.featured?.querySelector("video");
+      if (!video?.srcObject) {
+        toast("Picture-in-picture: there is nobody's video to pop out yet.", "warning");
+        return;
+      }
+      await video.requestPictureInPicture();
     } catch (error) {
       console.warn("picture-in-picture", error);
+      toast(`Picture-in-picture could not start: ${error.message || error.name}`, "warning");
     }
   });
   // Follow the active speaker while the window is open (browsers allow switching without a click).

@@ -74,12 +74,12 @@ export function showMedia(tile, media) {
   tile.classList.toggle("video-off", known.video === false);
 }
 
-// "✋ 2": the person's place in the queue of raised hands (0: not raised).
+// A hand and the person's place in the queue of raised hands (0: not raised).
 export function showHand(tile, place) {
   const box = tile.querySelector(".hand-indicator");
   box.hidden = !place;
-  box.textContent = place ? `✋ ${place}` : "";
-  box.title = place ? `Hand raised (${place} in line)` : "";
+  box.replaceChildren(...(place ? [icon("hand"), el("span", { class: "sr-only" }, "Hand raised, place "), String(place)] : []));
+  box.title = place ? `Hand raised (number ${place} in line)` : "";
   tile.classList.toggle("hand-raised", Boolean(place));
 }
 

@@ -11,7 +11,7 @@
 //                                                           in every document before its own scripts
 //   eval      {page, fn: "async (...args) => ...", args?} -> the function's (JSON) result
 //   waitFor   {page, fn, args?, timeout: ms, polling?: ms} -> the first truthy result (error on timeout)
-//   click     {page, selector, timeout?: ms}               -> null, once the element is visible and clicked
+//   click     {page, selector, timeout?: ms}               -> null, once visible, enabled and clicked
 //   console   {page}                                       -> ["<type>: <text>", ...] collected so far
 //   screenshot{page, path}                                 -> null
 //   closePage {page}                                       -> null (closes its context)
@@ -29,9 +29,13 @@ const PREFS = {
   "media.navigator.permission.disabled": true,
   // Without it Firefox gathers no relay candidate from a TURN server on 127.0.0.1.
   "media.peerconnection.ice.loopback": true,
-  // Remote <video> plays without a user gesture.
+  // Remote <video> and Web Audio play without a user gesture (Chromium: --autoplay-policy=...).
   "media.autoplay.default": 0,
   "media.autoplay.blocking_policy": 0,
+  "media.autoplay.block-webaudio": false,
+  // A fake audio backend with fake speakers: with no sound device here an AudioContext never starts
+  // (the microphone meter reads 0) and no audio output is listed.
+  "media.cubeb.force_mock_context": true,
   // Stay off the network: no lookups of Mozilla's hosts, no background services.
   "network.dns.native-is-localhost": true,
   "app.update.enabled": false,
@@ -110,9 +114,8 @@ const commands = {
   },
 
   async click({ page, selector, timeout = DEFAULT_TIMEOUT }) {
-    const p = entry(page).page;
-    await p.waitForSelector(selector, { visible: true, timeout });
-    await p.click(selector);
+    // A locator waits until the element is visible, enabled and still, then clicks it.
+    await entry(page).page.locator(selector).setTimeout(timeout).click();
     return null;
   },
 

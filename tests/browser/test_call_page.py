@@ -219,3 +219,29 @@ def test_a_peer_that_offers_video_only_still_hears_us(open_page):
     )
     assert grows(ben, "audioBytes"), "the video-only peer does not hear Ann"
     assert grows(ben, "framesDecoded")
+
+
+# A link of the answering side (created on peer-joined, waiting for the joiner's offer) when the
+# page refreshes its TURN credentials: Chromium raises negotiationneeded on new ICE servers.
+REFRESH_BEFORE_THE_OFFER = """async () => {
+    const {link} = window.rtc.mesh.add("waiting-peer", {id: 0, username: "x", display_name: "X"}, false, null);
+    const sent = [];
+    const send = window.rtc.signaling.send.bind(window.rtc.signaling);
+    window.rtc.signaling.send = (frame) => { if (frame.to === "waiting-peer") sent.push(frame.type); };
+    const raised = new Promise((resolve) => link.pc.addEventListener("negotiationneeded", resolve, {once: true}));
+    link.setIceServers(window.rtc.state.iceServers.map((s) => ({...s, username: s.username + "-new"})), "relay");
+    await raised;
+    const offering = link.makingOffer || link.pc.signalingState !== "stable";
+    window.rtc.signaling.send = send;
+    window.rtc.mesh.drop("waiting-peer");
+    return {offering, sent};
+}"""
+
+
+def test_the_answering_side_never_offers_before_the_joiner(open_page):
+    """Both sides offering at once (an empty offer from the answering side) left links unconnected."""
+    owner, cookie = make_user("ann")
+    room = Room.objects.create(name="Waiting", owner=owner)
+    page = open_page(cookie, 0, f"/r/{room.pk}/")
+    page.wait_for_function("() => window.rtc.state.joined")
+    assert page.evaluate(REFRESH_BEFORE_THE_OFFER) == {"offering": False, "sent": []}

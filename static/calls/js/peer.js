@@ -40,6 +40,7 @@ export class PeerLink extends EventTarget {
     this.tracks = { mic: null, camera: null, screen: null, screenAudio: null, ...tracks };
     this.transceivers = {}; // role -> RTCRtpTransceiver
     this.encodings = {}; // role -> {maxBitrate, scaleResolutionDownBy}
+    this.initiator = initiator;
     if (initiator) {
       for (const role of Object.keys(ROLES)) this.#add(role);
     }
@@ -130,6 +131,10 @@ export class PeerLink extends EventTarget {
   }
 
   async #negotiate() {
+    // Nothing to offer yet (the answering side before the first offer: changing the ICE servers,
+    // as a TURN refresh does, can still raise negotiationneeded): an offer without m-lines would
+    // only collide with the initiator's.
+    if (!this.pc.getTransceivers().length) return;
     try {
       this.makingOffer = true;
       await this.pc.setLocalDescription();
@@ -208,9 +213,12 @@ export class PeerLink extends EventTarget {
 
   // What this side sends in a role: a track, or null for nothing (muted, camera off, no device).
   // A role the connection has no m-line for yet gets one (and a renegotiation).
+  // Until the initiator's first offer arrives the answering side adds nothing: it adopts the
+  // offer's m-lines (#adopt), so an m-line of its own would make both sides offer at once.
   setTrack(role, track) {
     this.tracks[role] = track;
-    if (!this.transceivers[role] && track && !this.closed) this.#add(role);
+    const negotiating = this.initiator || this.pc.remoteDescription !== null;
+    if (!this.transceivers[role] && track && negotiating && !this.closed) this.#add(role);
     else this.#apply(role);
   }
 

@@ -3,7 +3,7 @@
 // The panel builds its own contents inside the given root (an empty <aside>). Message text is set
 // with textContent; only http(s) URLs become links, built with createElement. Nothing from a
 // frame ever reaches innerHTML.
-import { el } from "./ui.js";
+import { el, pathIcon } from "./ui.js";
 
 export const MAX_LENGTH = 2000; // characters per message, as the server allows
 const WARN_AT = MAX_LENGTH - 200; // the counter appears near the limit
@@ -61,17 +61,6 @@ export function linkify(text) {
   return nodes;
 }
 
-function svgIcon(path) {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  const shape = document.createElementNS("http://www.w3.org/2000/svg", "path");
-  shape.setAttribute("d", path);
-  svg.append(shape);
-  return svg;
-}
-
 const ICON_CLOSE = "M18.3 5.7a1 1 0 0 0-1.4 0L12 10.6 7.1 5.7a1 1 0 1 0-1.4 1.4l4.9 4.9-4.9 4.9a1 1 0 1 0 1.4 1.4l4.9-4.9 4.9 4.9a1 1 0 0 0 1.4-1.4L13.4 12l4.9-4.9a1 1 0 0 0 0-1.4z";
 const ICON_SEND = "M3.4 20.4 20.9 12.9a1 1 0 0 0 0-1.8L3.4 3.6a1 1 0 0 0-1.4 1.1L3.7 11 13 12l-9.3 1-1.7 6.3a1 1 0 0 0 1.4 1.1z";
 
@@ -102,7 +91,7 @@ export class ChatPanel extends EventTarget {
     const root = this.#root;
     root.classList.add("side-panel", "chat-panel");
     root.setAttribute("aria-labelledby", `chat-title-${n}`);
-    this.closeButton = el("button", { type: "button", class: "panel-close", "aria-label": "Close chat" }, svgIcon(ICON_CLOSE));
+    this.closeButton = el("button", { type: "button", class: "panel-close", "aria-label": "Close chat" }, pathIcon(ICON_CLOSE));
     const head = el("header", { class: "panel-head" },
       el("h2", { class: "panel-title", id: `chat-title-${n}` }, "In-call messages"), this.closeButton);
     this.empty = el("p", { class: "chat-empty" },
@@ -118,7 +107,7 @@ export class ChatPanel extends EventTarget {
       "aria-describedby": `chat-count-${n} chat-error-${n}`, enterKeyHint: "send",
     });
     this.sendButton = el("button", { type: "submit", class: "chat-send", "aria-label": "Send message", disabled: true },
-      svgIcon(ICON_SEND));
+      pathIcon(ICON_SEND));
     this.count = el("p", { class: "chat-count", id: `chat-count-${n}`, hidden: true });
     this.error = el("p", { class: "chat-error", id: `chat-error-${n}`, role: "alert", hidden: true });
     this.form = el("form", { class: "chat-form" },

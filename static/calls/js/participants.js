@@ -3,9 +3,8 @@
 //
 // The panel only shows state and asks: it dispatches "remove", "lower-hand" and "let-in" events
 // and waits for the page to tell it what the server decided (upsert/remove/setHands/setRemoved).
-import { el } from "./ui.js";
+import { el, pathIcon } from "./ui.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const ICONS = {
   close: "M18.3 5.7a1 1 0 0 0-1.4 0L12 10.6 7.1 5.7a1 1 0 1 0-1.4 1.4l4.9 4.9-4.9 4.9a1 1 0 1 0 1.4 1.4l4.9-4.9 4.9 4.9a1 1 0 0 0 1.4-1.4L13.4 12l4.9-4.9a1 1 0 0 0 0-1.4z",
   mic: "M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1a7 7 0 0 0 6-6.9h-2z",
@@ -17,14 +16,7 @@ const ICONS = {
 };
 
 function icon(name) {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("d", ICONS[name]);
-  svg.append(path);
-  return svg;
+  return pathIcon(ICONS[name]);
 }
 
 function initials(name) {

@@ -22,6 +22,18 @@ export function icon(name) {
   return svg;
 }
 
+// An inline icon drawn from one SVG path (the panels build theirs without the page's sprite).
+export function pathIcon(d) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", d);
+  svg.append(path);
+  return svg;
+}
+
 export function notice(text, kind = "info") {
   const box = document.getElementById("notice");
   if (!box) return;

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import base64
 import json
+import logging
 import os
 import random
 import socket
@@ -242,6 +243,15 @@ async def run(args: argparse.Namespace) -> int:
         lost_total = sum(lost.values())
         print(f"bystander frames: {args.relayed} each way in 2 rooms; lost {lost_total}, out of order {disordered}")
         print(f"ghost peers: {len(ghosts)}; pub/sub channels: {baseline_subs} before, {subs} after")
+        prefix = bench.env.get("REDIS_PREFIX", "rtc")
+        for ghost in sorted(ghosts):  # enough to tell how it was left behind
+            record = {k.decode(): v.decode() for k, v in r.hgetall(f"{prefix}:peer:{ghost}").items()}
+            detached = r.zscore(f"{prefix}:detached", ghost)
+            print(f"ghost {ghost}: {record} detached until {detached} (now {time.time():.3f})")
+            for node in bench.nodes:
+                for line in node.proc.log_path.read_text().splitlines():
+                    if ghost in line or (record.get("conn") and record["conn"] in line):
+                        print(f"  {node.proc.name}: {line[:300]}")
         print(f"RSS KiB per process: {baseline_rss} before, {rss} after")
         print(f"tracebacks in server logs: {tracebacks}")
         growth = max(after - before for before, after in zip(baseline_rss, rss, strict=True))
@@ -256,6 +266,9 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
+    # Attackers keep writing after the server closed them, by design: asyncio's warning for each
+    # such write ("socket.send() raised exception.") would bury the report.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=10_000, help="malformed frames in all")
     parser.add_argument("--attackers", type=int, default=5, help="attacking connections at a time")

@@ -15,7 +15,7 @@ def test_bad_frames_and_churn_leave_nothing_behind():
         text=True,
         timeout=240,
     )
-    report = run.stdout[-2000:] + run.stderr[-3000:]
+    report = run.stdout[-8000:] + run.stderr[-3000:]
     assert run.returncode == 0, report
     assert "lost 0, out of order 0" in run.stdout, report
     assert "ghost peers: 0" in run.stdout and "tracebacks in server logs: 0" in run.stdout, report

@@ -33,10 +33,20 @@ class Profile(models.Model):
         EVERYONE = "everyone", "Everyone"
         NOBODY = "nobody", "Nobody"
 
+    class Theme(models.TextChoices):
+        SYSTEM = "system", "Same as the system"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     display_name = models.CharField(max_length=80, blank=True)
     turn_key = models.CharField(max_length=32, unique=True, default=new_turn_key, editable=False)
     calls_from = models.CharField(max_length=16, choices=CallsFrom.choices, default=CallsFrom.EVERYONE)
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.SYSTEM)
+    # A language code from settings.LANGUAGES; empty: the browser's (Accept-Language).
+    language = models.CharField(max_length=8, blank=True)
+    # Missed calls after this moment are new to the user (counted until they open their call list).
+    calls_seen_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.display_name or self.user.get_username()

@@ -86,7 +86,11 @@ def write_eagerly(transport: Any) -> None:
         except BlockingIOError:
             sent = 0
         except OSError:
-            return buffered(data)  # Twisted finds the error on its own write and reports it
+            # The peer is gone (reset, broken pipe). The send has taken the socket's pending
+            # error, so the poller may never report it and Twisted would wait on a dead socket
+            # for good: end the connection now, as Twisted does when its own write fails.
+            transport.abortConnection()
+            return None
         if sent < len(data):
             buffered(data[sent:])
 

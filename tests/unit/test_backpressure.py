@@ -50,10 +50,15 @@ class _Transport:
         self._tempDataBuffer: list[bytes] = []
         self.buffered: list[bytes] = []
 
+        self.aborted = 0
+
     def write(self, data: bytes) -> None:
         self.buffered.append(bytes(data))
         self._tempDataBuffer.append(bytes(data))
         self._tempDataLen += len(data)
+
+    def abortConnection(self) -> None:
+        self.aborted += 1
 
 
 def test_an_eager_transport_writes_to_the_socket_when_nothing_waits_and_buffers_the_rest():
@@ -74,6 +79,20 @@ def test_an_eager_transport_writes_to_the_socket_when_nothing_waits_and_buffers_
     there.close()
 
 
+def test_a_write_to_a_peer_that_is_gone_ends_the_connection_instead_of_waiting_on_the_socket():
+    """The failed send took the socket's error: left to Twisted's buffer, the poller might never report it."""
+    import socket
+
+    here, there = socket.socketpair()
+    here.setblocking(False)
+    there.close()  # the client is gone: the send fails with a broken pipe
+    transport = _Transport(here)
+    backpressure.write_eagerly(transport)
+    transport.write(b"frame")
+    assert transport.aborted == 1 and transport.buffered == []
+    here.close()
+
+
 def test_tls_and_foreign_transports_are_left_alone():
     tls = _Transport(object())
     tls.TLS = True
@@ -89,6 +108,7 @@ def test_twisted_tcp_connections_still_have_what_write_eagerly_uses():
     source = inspect.getsource(FileDescriptor.write)
     assert "self._tempDataBuffer.append(data)" in source and "self.startWriting()" in source
     assert tcp.Server.TLS is False and "self.socket: socket.socket = skt" in inspect.getsource(tcp.Connection.__init__)
+    assert callable(tcp.Connection.abortConnection)
 
 
 def test_the_lighter_receive_takes_over_daphnes_queue_with_what_is_in_it():

@@ -35,7 +35,7 @@ class Daphne:
 def _spawn(workdir: Path, env: dict[str, str], port: int | None, name: str, host: str) -> Daphne:
     port = port or free_port(host)
     argv = [
-        PYTHON, "-m", "rtcsite.serve",  # daphne, on uvloop
+        PYTHON, "-m", "daphne",
         "-b", host, "-p", str(port),
         # WebSockets live as long as the call; the app's own heartbeat finds dead ones.
         "--websocket_timeout", "-1",

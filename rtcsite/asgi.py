@@ -1,6 +1,6 @@
 """ASGI entry point: HTTP goes to Django, WebSockets to the signaling consumer.
 
-Run with `python -m rtcsite.serve rtcsite.asgi:application` (daphne on uvloop; see README "Deploying").
+Run with `daphne rtcsite.asgi:application` (see README "Deploying").
 """
 
 import os

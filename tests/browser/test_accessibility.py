@@ -8,7 +8,7 @@ import os
 import pytest
 from playwright.sync_api import Page, expect
 
-from calls.models import Room
+from calls.models import Profile, Room
 from tests.browser.a11y import assert_accessible
 from tests.browser.pages import join_call, wait_connected
 from tests.helpers import make_user
@@ -202,3 +202,23 @@ def test_every_control_shows_a_focus_ring(open_page):
                 bad.append(f"{ring['name']}: {ring['why']}")
         assert len(seen) > 15, f"only {len(seen)} controls reached with Tab"
         assert not bad, f"{scheme}: focus rings missing or faint:\n" + "\n".join(bad)
+
+
+# The relative luminance of the page's background (0 black, 1 white).
+BACKGROUND_LUMINANCE = """() => {
+    const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/[\\d.]+/g).map(Number);
+    const linear = (v) => (v /= 255) <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+}"""
+
+
+@pytest.mark.parametrize(("theme", "system", "dark"), [("dark", "light", True), ("light", "dark", False)])
+def test_the_chosen_theme_wins_over_the_system(open_page, theme, system, dark):
+    user, cookie = make_user("ann")
+    Profile.objects.filter(pk=Profile.for_user(user).pk).update(theme=theme)
+    page = open_page(cookie, 0, "/", color_scheme=system)
+    expect(page.locator("html")).to_have_attribute("data-theme", theme)
+    assert (page.evaluate(BACKGROUND_LUMINANCE) < 0.05) is dark, f"theme={theme} on a {system} system"
+    Profile.objects.filter(user=user).update(theme="system")
+    page.reload()
+    assert (page.evaluate(BACKGROUND_LUMINANCE) < 0.05) is (system == "dark"), "system theme"

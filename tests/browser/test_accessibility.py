@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from calls.models import Profile, Room
-from tests.browser.a11y import assert_accessible
+from tests.browser.a11y import assert_accessible, inject_axe
 from tests.browser.pages import join_call, wait_connected
 from tests.helpers import make_user
 
@@ -36,8 +36,9 @@ TOGGLES = {
 LIVE = "[aria-live]:not([aria-live=off]), [role=status], [role=log], [role=alert], [role=timer], [role=marquee], output"
 LIVE_ANCESTOR = f"""(node) => node.closest("{LIVE}")?.outerHTML.slice(0, 80) ?? null"""
 
-# The focused element's ring: the outline on it or on the nearest ancestor showing focus-within
-# (the chat's compose box), its width and its contrast with the background it is drawn on.
+# The focused element's accessible name (axe computes it) and its ring: the outline on it or on
+# the nearest ancestor showing focus-within (the chat's compose box), its width and its contrast
+# with the background it is drawn on.
 FOCUS_RING = """() => {
     const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
     const linear = (v) => (v /= 255) <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
@@ -54,12 +55,19 @@ FOCUS_RING = """() => {
     }
     const name = `${focused.tagName.toLowerCase()}#${focused.id}.${focused.className}`;
     const key = [...document.querySelectorAll("*")].indexOf(focused);
-    if (!ring) return { name, key, ok: false, why: "no outline of 2px or more" };
+    axe.setup(document);  // a fresh virtual tree: the panels change the DOM
+    let label;
+    try {
+        label = axe.commons.text.accessibleTextVirtual(axe.utils.getNodeFromTree(focused)).trim();
+    } finally {
+        axe.teardown();
+    }
+    if (!ring) return { name, key, label, ok: false, why: "no outline of 2px or more" };
     let back = ring.parentElement;
     while (back && (rgb(getComputedStyle(back).backgroundColor)[3] ?? 1) < 0.5) back = back.parentElement;
     const behind = getComputedStyle(back || document.body).backgroundColor;
     const ratio = contrast(rgb(getComputedStyle(ring).outlineColor), rgb(behind));
-    return { name, key, ok: ratio >= 3, why: `outline contrast ${ratio.toFixed(2)}:1` };
+    return { name, key, label, ok: ratio >= 3, why: `outline contrast ${ratio.toFixed(2)}:1` };
 }"""
 
 
@@ -130,10 +138,20 @@ def test_call_page_passes_axe(open_page):
     page.locator("#settings").click()
     expect(page.locator("#settings-dialog")).to_be_visible()
     check_schemes(page, "in the call, settings open")
+    page.keyboard.press("Escape")
+    page.locator("#help").click()
+    expect(page.locator("#help-dialog")).to_be_visible()
+    check_schemes(page, "in the call, shortcuts open")
 
 
 def test_toggles_say_whether_they_are_pressed(open_page):
-    page, _ = call_with_ben(open_page)
+    page, ben = call_with_ben(open_page)
+    # the badges are read as words in the buttons' names
+    expect(page.locator("#people-toggle")).to_have_accessible_name("People (2 in the call)")
+    ben.locator("#chat-toggle").click()
+    ben.locator("#chat-panel .chat-input").fill("Hello")
+    ben.locator("#chat-panel .chat-input").press("Enter")
+    expect(page.locator("#chat-toggle")).to_have_accessible_name("Chat (1 unread message)", timeout=WAIT)
     for button, state in TOGGLES.items():
         control = page.locator(f"#{button}")
         expect(control).to_have_attribute("aria-pressed", "false")
@@ -181,8 +199,9 @@ def test_call_page_works_with_the_keyboard_alone(open_page):
     expect(page.locator("#settings")).to_be_focused()
 
 
-def test_every_control_shows_a_focus_ring(open_page):
+def test_every_control_is_named_and_shows_a_focus_ring(open_page):
     page, _ = call_with_ben(open_page)
+    inject_axe(page)
     page.locator("#chat-toggle").click()
     page.locator("#people-toggle").click()
     page.locator("body").focus()
@@ -200,8 +219,10 @@ def test_every_control_shows_a_focus_ring(open_page):
             seen.add(ring["key"])
             if not ring["ok"]:
                 bad.append(f"{ring['name']}: {ring['why']}")
+            if not ring["label"]:
+                bad.append(f"{ring['name']}: no accessible name")
         assert len(seen) > 15, f"only {len(seen)} controls reached with Tab"
-        assert not bad, f"{scheme}: focus rings missing or faint:\n" + "\n".join(bad)
+        assert not bad, f"{scheme}: controls unnamed or with a missing or faint focus ring:\n" + "\n".join(bad)
 
 
 # The relative luminance of the page's background (0 black, 1 white).

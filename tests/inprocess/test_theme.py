@@ -69,3 +69,13 @@ def test_the_theme_costs_no_query(client, alice, settings):
     settings.TEMPLATES = templates
     assert "data-theme" not in client.get("/").content.decode()  # the processor is really off
     assert with_theme == queries_for_home(client)
+
+
+def test_admin_pages_do_not_look_the_theme_up(client, alice, settings):
+    """The admin has a theme of its own; the site's costs it no query."""
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    client.get("/admin/")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/admin/").status_code == 200
+    assert not [q for q in queries if "calls_profile" in q["sql"]]

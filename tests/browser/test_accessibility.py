@@ -8,7 +8,7 @@ import os
 import pytest
 from playwright.sync_api import Page, expect
 
-from calls.models import Profile, Room
+from calls.models import Call, Profile, Room
 from tests.browser.a11y import assert_accessible, inject_axe
 from tests.browser.pages import join_call, wait_connected
 from tests.helpers import make_user
@@ -104,18 +104,32 @@ def tab_to(page: Page, element_id: str) -> None:
 def test_anonymous_pages_pass_axe(open_page):
     page = open_page(None, 0, "/login/")
     check_schemes(page, "login")
-    page.goto(page.url.replace("/login/", "/signup/"))
+    page.get_by_role("button", name="Log in").click()  # empty: the form shows its errors
+    expect(page.locator(".errorlist").first).to_be_visible()
+    check_schemes(page, "login with errors")
+    page.goto(page.url.split("/login/")[0] + "/signup/")
     check_schemes(page, "signup")
+    page.goto(page.url.replace("/signup/", "/password/reset/"))
+    check_schemes(page, "password reset")
 
 
 def test_signed_in_pages_pass_axe(open_page):
     user, cookie = make_user("ann")
     Room.objects.create(name="Design review", owner=user)
-    make_user("ben")
+    ben, _ = make_user("ben")
+    for state in (Call.State.MISSED, Call.State.ENDED, Call.State.DECLINED):  # the history's state chips
+        Call.objects.create(caller=user, callee=ben, state=state)
     page = open_page(cookie, 0, "/?q=ben")
     check_schemes(page, "home")
-    page.goto(page.url.split("/?")[0] + "/profile/")
+    page.goto(page.url.split("/?")[0] + "/password/change/")
+    check_schemes(page, "password change")
+    page.goto(page.url.replace("/password/change/", "/profile/"))
     check_schemes(page, "profile")
+    page.get_by_label("Appearance").select_option("dark")  # saved: the page says so and turns dark
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages li")).to_have_text("Profile saved.")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    check_schemes(page, "profile saved, dark theme")
 
 
 def test_call_page_passes_axe(open_page):

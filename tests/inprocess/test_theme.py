@@ -1,4 +1,5 @@
-"""The appearance a user chooses on the profile page: every page they open renders in it."""
+"""The appearance a user chooses on the profile page (every page they open renders in it), and
+the site's forms: help texts and errors tied to their fields for screen readers."""
 
 import copy
 
@@ -79,3 +80,11 @@ def test_admin_pages_do_not_look_the_theme_up(client, alice, settings):
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/admin/").status_code == 200
     assert not [q for q in queries if "calls_profile" in q["sql"]]
+
+
+def test_form_fields_point_at_their_help_and_errors(client):
+    """Screen readers read a field's help text and errors with it (aria-describedby resolves)."""
+    page = client.post("/signup/", {"username": "", "email": "not-an-address"}).content.decode()
+    for ref in ("id_email_helptext", "id_email_error", "id_password1_helptext", "id_password1_error"):
+        assert f'id="{ref}"' in page, ref
+        assert ref in page.split(f'id="{ref}"')[0], f"{ref} is not referred to before it"

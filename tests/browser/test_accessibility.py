@@ -136,12 +136,14 @@ def test_call_page_passes_axe(open_page):
     page, _ = call_with_ben(open_page, join=False)
     expect(page.locator("#join-now")).to_be_enabled(timeout=WAIT)
     check_schemes(page, "pre-join")
-    page.locator("#prejoin-mic").click()  # the pressed ("join muted") look
-    page.locator("#prejoin-camera").click()
+    for toggle in ("#prejoin-mic", "#prejoin-camera"):  # pressed: join muted, camera off
+        page.locator(toggle).click()
+        expect(page.locator(toggle)).to_have_attribute("aria-pressed", "true")
     check_schemes(page, "pre-join, mic and camera off")
     join_call(page)
     wait_connected(page)
     expect(page.locator("#remotes .tile:not(.screen)")).to_have_count(1)
+    expect(page.locator(".waiting")).to_be_hidden()
     check_schemes(page, "in the call")
     page.locator("#chat-toggle").click()
     page.locator("#people-toggle").click()

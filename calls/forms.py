@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from calls.models import Profile, Room
 from calls.throttles import KeyThrottle
@@ -63,11 +64,23 @@ class ThrottledAdminAuthenticationForm(SignInThrottleMixin, AdminAuthenticationF
 
 
 class ProfileForm(forms.ModelForm):
+    """What the profile page lets a user change; `theme` is the site's appearance for them."""
+
     class Meta:
         model = Profile
-        fields = ("display_name", "calls_from")
-        labels = {"display_name": "Display name", "calls_from": "Who may call you"}
-        help_texts = {"display_name": "Shown to others in calls; your username when empty."}
+        fields = ("display_name", "calls_from", "theme")
+        labels = {"display_name": "Display name", "calls_from": "Who may call you", "theme": _("Appearance")}
+        help_texts = {
+            "display_name": "Shown to others in calls; your username when empty.",
+            "theme": _("Light or dark pages; “Same as the system” follows your device's setting."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["theme"].required = False  # a client that does not send it keeps the system's
+
+    def clean_theme(self) -> str:
+        return self.cleaned_data.get("theme") or Profile.Theme.SYSTEM
 
 
 class RoomForm(forms.ModelForm):

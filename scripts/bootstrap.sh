@@ -94,9 +94,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   echo "$digest" >"$stamp"
 fi
 
-# ---- Node projects: load generator and yardstick (benchmark smoke tests), Firefox driver -----
+# ---- Node projects: load generator and yardstick (benchmark smoke tests), Firefox driver, axe-core -----
 if [ "$mode" = test ]; then
-  for dir in bench/loadgen bench/yardstick tests/browser/firefox; do
+  for dir in bench/loadgen bench/yardstick tests/browser/firefox tests/browser/axe; do
     lock=$dir/package-lock.json
     lockstamp=$dir/node_modules/.installed
     if [ ! -f "$lockstamp" ] || [ "$(sha256sum <"$lock")" != "$(cat "$lockstamp")" ]; then

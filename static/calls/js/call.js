@@ -3,6 +3,7 @@
 // newer server or a ringing call is noticed on the pre-join screen); the room is joined on "Join now".
 import { ChatPanel } from "./chat.js";
 import { wireControls } from "./controls.js";
+import { interpolate, ngettext } from "./i18n.js";
 import { LocalMedia } from "./local.js";
 import { Mesh, nameOf } from "./mesh.js";
 import { ParticipantsPanel } from "./participants.js";
@@ -13,7 +14,7 @@ import { SettingsDialog } from "./settings.js";
 import { Signaling } from "./signaling.js";
 import { Stage, wirePip } from "./speaker.js";
 import { chime, toast } from "./toast.js";
-import { el, notice, setButton, showMedia } from "./ui.js";
+import { el, notice, setButton, setCount, showMedia } from "./ui.js";
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -291,7 +292,8 @@ function syncToggle(panel, button) {
 syncToggle($("chat-panel"), $("chat-toggle"));
 syncToggle($("people-panel"), $("people-toggle"));
 chat.addEventListener("unread", ({ detail }) => {
-  $("chat-unread").textContent = String(detail);
+  const unread = interpolate(ngettext("%(n)s unread message", "%(n)s unread messages", detail), { n: detail });
+  setCount("chat-unread", detail, detail ? unread : "");
   $("chat-unread").hidden = !detail;
 });
 stage.addEventListener("layout", ({ detail }) =>

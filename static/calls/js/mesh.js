@@ -1,10 +1,11 @@
 // The remote side of the call: one PeerLink and two tiles (the person, their screen share) per
 // remote peer, their media state and raised hands as the server last said, the participant
 // list rows, and the send limits that follow the size of the mesh.
+import { interpolate, ngettext } from "./i18n.js";
 import { applySpeaker } from "./media.js";
 import { PeerLink } from "./peer.js";
 import { cameraEncoding, screenEncoding } from "./quality.js";
-import { describeQuality, notice, qualityGrade, remoteTile, setButton, showHand, showMedia } from "./ui.js";
+import { describeQuality, notice, qualityGrade, remoteTile, setButton, setCount, showHand, showMedia } from "./ui.js";
 
 export const nameOf = (user) => user?.display_name || user?.username || "guest";
 
@@ -98,7 +99,7 @@ export class Mesh {
       link.setEncoding("camera", cameraEncoding(n));
       link.setEncoding("screen", screenEncoding(n));
     }
-    document.getElementById("people-count").textContent = String(n + 1);
+    setCount("people-count", n + 1, interpolate(ngettext("%(n)s in the call", "%(n)s in the call", n + 1), { n: n + 1 }));
     this.stage.arrange();
   }
 

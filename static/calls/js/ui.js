@@ -49,6 +49,13 @@ export function setButton(button, { label, pressed, iconName }) {
   if (iconName) button.querySelector("use")?.setAttribute("href", `#i-${iconName}`);
 }
 
+// A control's count badge: drawn as a number (aria-hidden), read as words in the button's name
+// from the visually hidden span beside it (id + "-text"): "People (3 in the call)".
+export function setCount(id, count, spoken) {
+  document.getElementById(id).textContent = String(count);
+  document.getElementById(`${id}-text`).textContent = spoken ? `(${spoken})` : "";
+}
+
 function indicators() {
   return [
     el("span", { class: "hand-indicator", hidden: true }),

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from calls.models import Profile, Room
 from calls.throttles import KeyThrottle
@@ -15,7 +16,7 @@ from calls.throttles import KeyThrottle
 class SignupForm(UserCreationForm):
     """Username, e-mail and a password checked by Django's validators."""
 
-    email = forms.EmailField(required=True, help_text="For password resets; never shown to others.")
+    email = forms.EmailField(required=True, help_text=_("For password resets; never shown to others."))
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
@@ -24,7 +25,7 @@ class SignupForm(UserCreationForm):
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
         if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address already exists.")
+            raise forms.ValidationError(_("An account with this e-mail address already exists."))
         return email
 
 
@@ -36,7 +37,7 @@ class SignInThrottleMixin:
     is never refused. For Django's authentication forms (the site's and the admin's).
     """
 
-    throttled_message = "Too many failed sign-ins. Wait a while and try again, or reset your password."
+    throttled_message = _("Too many failed sign-ins. Wait a while and try again, or reset your password.")
     throttled = False
 
     def clean(self):
@@ -63,18 +64,30 @@ class ThrottledAdminAuthenticationForm(SignInThrottleMixin, AdminAuthenticationF
 
 
 class ProfileForm(forms.ModelForm):
+    # The languages are named in their own language (a German speaker looks for "Deutsch").
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=[("", _("Browser's language")), *settings.LANGUAGES],
+        required=False,
+        help_text=_("The language of these pages and of calls; the browser's preference when not chosen."),
+    )
+
     class Meta:
         model = Profile
-        fields = ("display_name", "calls_from")
-        labels = {"display_name": "Display name", "calls_from": "Who may call you"}
-        help_texts = {"display_name": "Shown to others in calls; your username when empty."}
+        fields = (
+            "display_name",
+            "calls_from",
+            "language",
+        )
+        labels = {"display_name": _("Display name"), "calls_from": _("Who may call you")}
+        help_texts = {"display_name": _("Shown to others in calls; your username when empty.")}
 
 
 class RoomForm(forms.ModelForm):
     class Meta:
         model = Room
         fields = ("name",)
-        widgets = {"name": forms.TextInput(attrs={"placeholder": "Room name", "maxlength": 120})}
+        widgets = {"name": forms.TextInput(attrs={"placeholder": _("Room name"), "maxlength": 120})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,7 +104,7 @@ class BlockForm(forms.Form):
     def clean_username(self):
         other = get_user_model().objects.filter(username=self.cleaned_data["username"]).first()
         if other is None:
-            raise forms.ValidationError("No user with that username.")
+            raise forms.ValidationError(_("No user with that username."))
         if other.pk == self.user.pk:
-            raise forms.ValidationError("You cannot block yourself.")
+            raise forms.ValidationError(_("You cannot block yourself."))
         return other

@@ -7,6 +7,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
@@ -73,6 +74,8 @@ def profile(request):
     form = ProfileForm(request.POST if request.method == "POST" else None, instance=profile)
     if request.method == "POST" and form.is_valid():
         form.save()
+        # Say it in the language just chosen (an empty choice: the browser's).
+        translation.activate(profile.language or translation.get_language_from_request(request))
         messages.success(request, _("Profile saved."))
         return redirect("profile")
     return render(

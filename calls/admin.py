@@ -20,7 +20,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from calls.forms import ThrottledAdminAuthenticationForm
 from calls.models import ActivePeer, Block, Call, PeerSession, Profile, Room
@@ -48,7 +48,7 @@ class RoomAdmin(admin.ModelAdmin):
         _local.live_counts = rooms.live_counts([room.pk for room in changelist.result_list])
         return changelist
 
-    @admin.display(description="live peers")
+    @admin.display(description=gettext_lazy("live peers"))
     def live_peers(self, room: Room) -> int:
         return getattr(_local, "live_counts", {}).get(room.pk, 0)
 

@@ -16,7 +16,9 @@ from calls.throttles import KeyThrottle
 class SignupForm(UserCreationForm):
     """Username, e-mail and a password checked by Django's validators."""
 
-    email = forms.EmailField(required=True, label=_("Email"), help_text=_("For password resets; never shown to others."))
+    email = forms.EmailField(
+        required=True, label=_("Email"), help_text=_("For password resets; never shown to others.")
+    )
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()

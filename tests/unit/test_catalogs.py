@@ -36,7 +36,8 @@ def parse_po(text: str) -> list[dict[str, str]]:
                 entry[key] = match.group(2)
             elif line.startswith('"') and key:
                 entry[key] += line[1:-1]
-        entries.append(entry)
+        if "msgid" in entry:  # not an obsolete (#~) entry
+            entries.append(entry)
     return entries
 
 

@@ -4,6 +4,7 @@
 import { ChatPanel } from "./chat.js";
 import { wireControls } from "./controls.js";
 import { LocalMedia } from "./local.js";
+import { JOIN_TO_WATCH } from "./media.js";
 import { Mesh, nameOf } from "./mesh.js";
 import { ParticipantsPanel } from "./participants.js";
 import { Prejoin } from "./prejoin.js";
@@ -239,7 +240,8 @@ async function toggleScreen() {
 // What to keep saying once in the call, when the pre-join screen found a device problem.
 function mediaNotice({ mic, camera, problem }) {
   if (!problem) return "";
-  if (!mic && !camera) return interpolate(gettext("%(problem)s You joined to listen and watch."), { problem: problem.split(/ — | You can| Sie können/)[0] });
+  const what = problem.split(" — ")[0].replace(JOIN_TO_WATCH, "").trim();
+  if (!mic && !camera) return interpolate(gettext("%(problem)s You joined to listen and watch."), { problem: what });
   return problem;
 }
 

@@ -35,13 +35,13 @@ export function audioConstraints(deviceId) {
   return deviceId ? { ...AUDIO, deviceId: { exact: deviceId } } : AUDIO;
 }
 
-// What the person reads when a device cannot be used, by the error's name. The page keeps only
-// the first sentence once in the call: it cuts at " — " and before the "You can join" advice.
-// Translators: keep " — " before "or join to listen and watch".
-const BLOCKED = gettext("Camera and microphone access is blocked. Allow it from the icon in the address bar and reload — or join to listen and watch.");
-// Translators: keep " — " before "or join to listen and watch".
-const IN_USE = gettext("Your camera or microphone is in use by another application (or failed to start). Close the other application and pick the device again — or join to listen and watch.");
-const NOT_FOUND = gettext("No camera or microphone was found. You can join to listen and watch.");
+// What the person reads when a device cannot be used, by the error's name: what happened, then
+// the way out. Once in the call the page keeps only what happened (the part before " — " or JOIN_TO_WATCH).
+export const JOIN_TO_WATCH = gettext("You can join to listen and watch.");
+const OR_WATCH = gettext("or join to listen and watch.");
+const BLOCKED = `${gettext("Camera and microphone access is blocked. Allow it from the icon in the address bar and reload")} — ${OR_WATCH}`;
+const IN_USE = `${gettext("Your camera or microphone is in use by another application (or failed to start). Close the other application and pick the device again")} — ${OR_WATCH}`;
+const NOT_FOUND = `${gettext("No camera or microphone was found.")} ${JOIN_TO_WATCH}`;
 const PROBLEMS = {
   NotAllowedError: BLOCKED,
   SecurityError: BLOCKED,
@@ -50,7 +50,7 @@ const PROBLEMS = {
   NotFoundError: NOT_FOUND,
   OverconstrainedError: NOT_FOUND,
 };
-const UNKNOWN = gettext("Your camera and microphone could not be started. You can join to listen and watch.");
+const UNKNOWN = `${gettext("Your camera and microphone could not be started.")} ${JOIN_TO_WATCH}`;
 
 export function describeProblem(error) {
   return PROBLEMS[error?.name] || UNKNOWN;

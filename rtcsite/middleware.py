@@ -55,7 +55,8 @@ class ProfileLanguageMiddleware:
     which sits between sessions and common and picks from Accept-Language; an empty
     Profile.language keeps that choice. The profile is read through `user.profile`, which
     caches it on the user, so the page's own use of it (the name in the top bar) costs no
-    second query. The language follows the account, not a cookie, so it holds on every browser the user signs in from.
+    second query. The language follows the account, not a cookie, so it holds on every
+    browser the user signs in from.
     """
 
     def __init__(self, get_response):

@@ -27,7 +27,9 @@ def javascript_catalog(request, language: str):
     if language not in LANGUAGE_CODES:
         raise Http404("No such language")
     with translation.override(language):
-        return _catalog(request)
+        response = _catalog(request)
+    response["Content-Language"] = language  # LocaleMiddleware keeps it (it names the request's otherwise)
+    return response
 
 
 urlpatterns = [

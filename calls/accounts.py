@@ -7,6 +7,8 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
@@ -24,7 +26,7 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.get_username()}.")
+        messages.success(request, _("Welcome, %(name)s.") % {"name": user.get_username()})
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
 
@@ -55,7 +57,7 @@ class PasswordResetView(auth_views.PasswordResetView):
             KeyThrottle("password_reset_address", self.request.META.get("REMOTE_ADDR", "")),
         ]
         if any(limit.exceeded() for limit in limits):
-            form.add_error(None, "Too many reset requests. Check your mailbox, or try again later.")
+            form.add_error(None, _("Too many reset requests. Check your mailbox, or try again later."))
             response = self.form_invalid(form)
             response.status_code = 429
             response["Retry-After"] = str(max(limit.retry_after() for limit in limits))
@@ -72,7 +74,9 @@ def profile(request):
     form = ProfileForm(request.POST if request.method == "POST" else None, instance=profile)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, "Profile saved.")
+        # Say it in the language just chosen (an empty choice: the browser's).
+        translation.activate(profile.language or translation.get_language_from_request(request))
+        messages.success(request, _("Profile saved."))
         return redirect("profile")
     return render(
         request,
@@ -92,9 +96,9 @@ def token(request):
     Token.objects.filter(user=request.user).delete()
     if request.POST.get("action") == "create":
         Token.objects.create(user=request.user)
-        messages.success(request, "New API token created. Copy it now; treat it like a password.")
+        messages.success(request, _("New API token created. Copy it now; treat it like a password."))
     else:
-        messages.success(request, "API token revoked.")
+        messages.success(request, _("API token revoked."))
     return redirect("profile")
 
 
@@ -103,14 +107,15 @@ def block(request):
     form = BlockForm(request.POST, user=request.user)
     if form.is_valid():
         Block.objects.get_or_create(user=request.user, blocked=form.cleaned_data["username"])
-        messages.success(request, f"{form.cleaned_data['username'].get_username()} can no longer call you.")
+        blocked = form.cleaned_data["username"].get_username()
+        messages.success(request, _("%(name)s can no longer call you.") % {"name": blocked})
     else:
-        messages.error(request, " ".join(form.errors.get("username", ["Could not block."])))
+        messages.error(request, " ".join(form.errors.get("username", [_("Could not block.")])))
     return redirect("profile")
 
 
 @require_POST
 def unblock(request, block_id: int):
     Block.objects.filter(user=request.user, pk=block_id).delete()
-    messages.success(request, "Unblocked.")
+    messages.success(request, _("Unblocked."))
     return redirect("profile")

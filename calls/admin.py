@@ -19,6 +19,8 @@ from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from calls.forms import ThrottledAdminAuthenticationForm
 from calls.models import ActivePeer, Block, Call, PeerSession, Profile, Room
@@ -46,7 +48,7 @@ class RoomAdmin(admin.ModelAdmin):
         _local.live_counts = rooms.live_counts([room.pk for room in changelist.result_list])
         return changelist
 
-    @admin.display(description="live peers")
+    @admin.display(description=gettext_lazy("live peers"))
     def live_peers(self, room: Room) -> int:
         return getattr(_local, "live_counts", {}).get(room.pk, 0)
 
@@ -148,7 +150,7 @@ class ActivePeerAdmin(admin.ModelAdmin):
             total = presence_reads.count()
             paginator = Paginator(range(total), self.PAGE_SIZE)
             page = paginator.get_page(page_number)
-            _, rows = presence_reads.peers_page(page.start_index() - 1 if total else 0, self.PAGE_SIZE)
+            _offset, rows = presence_reads.peers_page(page.start_index() - 1 if total else 0, self.PAGE_SIZE)
         else:
             paginator = Paginator(ids, self.PAGE_SIZE)
             page = paginator.get_page(page_number)
@@ -160,7 +162,7 @@ class ActivePeerAdmin(admin.ModelAdmin):
             row["connected_at_dt"] = _when(row["connected_at"])
         context = {
             **self.admin_site.each_context(request),
-            "title": "Active peers",
+            "title": _("Active peers"),
             "opts": self.model._meta,
             "rows": rows,
             "page": page,
@@ -177,7 +179,7 @@ class ActivePeerAdmin(admin.ModelAdmin):
     def _act(self, request):
         """disconnect one peer, disconnect all of a user's peers, or lock a room; logged."""
         if not request.user.has_perm("calls.disconnect_peer"):
-            messages.error(request, "You may not act on live peers.")
+            messages.error(request, _("You may not act on live peers."))
             return HttpResponseRedirect(request.get_full_path())
         action, target = request.POST.get("action"), request.POST.get("target", "").strip()
         if action == "disconnect_peer":
@@ -185,20 +187,20 @@ class ActivePeerAdmin(admin.ModelAdmin):
         elif action == "disconnect_user":
             user = get_user_model().objects.filter(pk=target).first() if target.isdigit() else None
             if user is None:
-                messages.error(request, "No such user.")
+                messages.error(request, _("No such user."))
             else:
                 self._disconnect(request, presence_reads.user_peers(user.pk))
         elif action == "lock_room":
             room = Room.objects.filter(pk=target).first()
             if room is None:
-                messages.error(request, "No such room.")
+                messages.error(request, _("No such room."))
             else:
                 room.locked = True
                 room.save(update_fields=["locked"])
                 LogEntry.objects.log_actions(request.user.pk, [room], CHANGE, change_message="Locked from Active peers")
-                messages.success(request, f"Room “{room.name}” locked.")
+                messages.success(request, _("Room “%(name)s” locked.") % {"name": room.name})
         else:
-            messages.error(request, "Unknown action.")
+            messages.error(request, _("Unknown action."))
         return HttpResponseRedirect(request.get_full_path())
 
     def _disconnect(self, request, peer_ids: list[str]) -> None:
@@ -211,6 +213,8 @@ class ActivePeerAdmin(admin.ModelAdmin):
                 request.user.pk, [user], CHANGE, change_message=f"Disconnected peer(s) {', '.join(peers)}"
             )
         if done:
-            messages.success(request, f"Disconnected {len(done)} peer(s).")
+            count = len(done)
+            text = ngettext("Disconnected %(count)d peer.", "Disconnected %(count)d peers.", count)
+            messages.success(request, text % {"count": count})
         else:
-            messages.warning(request, "No live peer to disconnect.")
+            messages.warning(request, _("No live peer to disconnect."))

@@ -16,7 +16,9 @@ from calls.throttles import KeyThrottle
 class SignupForm(UserCreationForm):
     """Username, e-mail and a password checked by Django's validators."""
 
-    email = forms.EmailField(required=True, help_text="For password resets; never shown to others.")
+    email = forms.EmailField(
+        required=True, label=_("Email"), help_text=_("For password resets; never shown to others.")
+    )
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
@@ -25,7 +27,7 @@ class SignupForm(UserCreationForm):
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
         if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address already exists.")
+            raise forms.ValidationError(_("An account with this e-mail address already exists."))
         return email
 
 
@@ -37,7 +39,7 @@ class SignInThrottleMixin:
     is never refused. For Django's authentication forms (the site's and the admin's).
     """
 
-    throttled_message = "Too many failed sign-ins. Wait a while and try again, or reset your password."
+    throttled_message = _("Too many failed sign-ins. Wait a while and try again, or reset your password.")
     throttled = False
 
     def clean(self):
@@ -66,12 +68,20 @@ class ThrottledAdminAuthenticationForm(SignInThrottleMixin, AdminAuthenticationF
 class ProfileForm(forms.ModelForm):
     """What the profile page lets a user change; `theme` is the site's appearance for them."""
 
+    # The languages are named in their own language (a German speaker looks for "Deutsch").
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=[("", _("Browser's language")), *settings.LANGUAGES],
+        required=False,
+        help_text=_("The language of these pages and of calls; the browser's preference when not chosen."),
+    )
+
     class Meta:
         model = Profile
-        fields = ("display_name", "calls_from", "theme")
-        labels = {"display_name": "Display name", "calls_from": "Who may call you", "theme": _("Appearance")}
+        fields = ("display_name", "calls_from", "theme", "language")
+        labels = {"display_name": _("Display name"), "calls_from": _("Who may call you"), "theme": _("Appearance")}
         help_texts = {
-            "display_name": "Shown to others in calls; your username when empty.",
+            "display_name": _("Shown to others in calls; your username when empty."),
             "theme": _("Light or dark pages; “Same as the system” follows your device's setting."),
         }
 
@@ -87,7 +97,7 @@ class RoomForm(forms.ModelForm):
     class Meta:
         model = Room
         fields = ("name",)
-        widgets = {"name": forms.TextInput(attrs={"placeholder": "Room name", "maxlength": 120})}
+        widgets = {"name": forms.TextInput(attrs={"placeholder": _("Room name"), "maxlength": 120})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -104,7 +114,7 @@ class BlockForm(forms.Form):
     def clean_username(self):
         other = get_user_model().objects.filter(username=self.cleaned_data["username"]).first()
         if other is None:
-            raise forms.ValidationError("No user with that username.")
+            raise forms.ValidationError(_("No user with that username."))
         if other.pk == self.user.pk:
-            raise forms.ValidationError("You cannot block yourself.")
+            raise forms.ValidationError(_("You cannot block yourself."))
         return other

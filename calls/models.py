@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from calls.signaling import protocol
 
@@ -30,13 +31,13 @@ class Profile(models.Model):
     """Per-user settings that Django's User does not have."""
 
     class CallsFrom(models.TextChoices):
-        EVERYONE = "everyone", "Everyone"
-        NOBODY = "nobody", "Nobody"
+        EVERYONE = "everyone", _("Everyone")
+        NOBODY = "nobody", _("Nobody")
 
     class Theme(models.TextChoices):
-        SYSTEM = "system", "Same as the system"
-        LIGHT = "light", "Light"
-        DARK = "dark", "Dark"
+        SYSTEM = "system", _("Same as the system")
+        LIGHT = "light", _("Light")
+        DARK = "dark", _("Dark")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     display_name = models.CharField(max_length=80, blank=True)
@@ -108,15 +109,15 @@ class Room(models.Model):
     """A place peers meet. Its id is the unguessable part of the link."""
 
     class Kind(models.TextChoices):
-        MEETING = "meeting", "Meeting (anyone with the link)"
-        DIRECT = "direct", "Direct call (listed participants only)"
+        MEETING = "meeting", _("Meeting (anyone with the link)")
+        DIRECT = "direct", _("Direct call (listed participants only)")
 
     id = models.CharField(primary_key=True, max_length=128, default=new_room_id, editable=False)
     name = models.CharField(max_length=120)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_rooms")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MEETING)
-    locked = models.BooleanField(default=False, help_text="Only the owner and admitted users may join.")
+    locked = models.BooleanField(default=False, help_text=_("Only the owner and admitted users may join."))
     max_peers = models.PositiveSmallIntegerField(default=default_max_peers)
     # For direct rooms: the participants. For meetings: users admitted so far (they may
     # come back after the room is locked).
@@ -172,13 +173,13 @@ class Call(models.Model):
     """A direct call from one user to another, and how it went."""
 
     class State(models.TextChoices):
-        RINGING = "ringing"
-        ACCEPTED = "accepted"
-        ENDED = "ended"
-        DECLINED = "declined"
-        MISSED = "missed"
-        CANCELLED = "cancelled"
-        BUSY = "busy"
+        RINGING = "ringing", _("Ringing")
+        ACCEPTED = "accepted", _("Accepted")
+        ENDED = "ended", _("Ended")
+        DECLINED = "declined", _("Declined")
+        MISSED = "missed", _("Missed")
+        CANCELLED = "cancelled", _("Cancelled")
+        BUSY = "busy", _("Busy")
 
     FINAL_STATES = frozenset({State.ENDED, State.DECLINED, State.MISSED, State.CANCELLED, State.BUSY})
 
@@ -232,8 +233,8 @@ class ActivePeer(models.Model):
 
     class Meta:
         managed = False
-        verbose_name = "active peer"
-        verbose_name_plural = "active peers"
+        verbose_name = _("active peer")
+        verbose_name_plural = _("active peers")
         default_permissions = ("view",)
         permissions = [("disconnect_peer", "Can disconnect live peers")]
 

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -67,16 +68,16 @@ def room_create(request):
     # The same per-user budget as POST /api/rooms/ (API_WRITE_THROTTLE_RATE).
     wait = throttles.wait_for(throttles.WriteThrottle(), request, scope="writes")
     if wait is not None:
-        return _too_many(request, "You are creating rooms too quickly.", wait)
+        return _too_many(request, _("You are creating rooms too quickly."), wait)
     form = RoomForm(request.POST)
     if form.is_valid():
         room = form.save(commit=False)
         room.owner = request.user
         room.save()
         room.members.add(request.user)
-        messages.success(request, f"Room “{room.name}” created. Share its link to invite people.")
+        messages.success(request, _("Room “%(name)s” created. Share its link to invite people.") % {"name": room.name})
     else:
-        messages.error(request, "A room needs a name.")
+        messages.error(request, _("A room needs a name."))
     return redirect("home")
 
 
@@ -84,10 +85,12 @@ def room_create(request):
 def room_lock(request, room_id: str):
     room = get_object_or_404(Room, pk=room_id)
     if room.owner_id != request.user.pk:
-        return render(request, "calls/forbidden.html", {"reason": "Only the room's owner can lock it."}, status=403)
+        reason = _("Only the room's owner can lock it.")
+        return render(request, "calls/forbidden.html", {"reason": reason}, status=403)
     room.locked = request.POST.get("locked") == "1"
     room.save(update_fields=["locked"])
-    messages.success(request, f"Room “{room.name}” {'locked' if room.locked else 'unlocked'}.")
+    done = _("Room “%(name)s” locked.") if room.locked else _("Room “%(name)s” unlocked.")
+    messages.success(request, done % {"name": room.name})
     return redirect(_local_next(request) or "home")
 
 
@@ -106,20 +109,20 @@ def _local_next(request) -> str | None:
 def room(request, room_id: str):
     """The call page. Direct rooms admit their two participants; locked rooms those admitted before."""
     if not protocol.room_id_valid(room_id):
-        raise Http404("No such room")
+        raise Http404(_("No such room"))
     room = get_object_or_404(Room.objects.select_related("owner"), pk=room_id)
     user = request.user
     admission = room.admission(user)
     if not admission.allowed:
         if admission.removed:
-            reason = "The owner removed you from this room; they can let you back in."
+            reason = _("The owner removed you from this room; they can let you back in.")
         else:
-            reason = "This call is private." if room.kind == Room.Kind.DIRECT else "This room is locked."
+            reason = _("This call is private.") if room.kind == Room.Kind.DIRECT else _("This room is locked.")
         return render(request, "calls/forbidden.html", {"reason": reason}, status=403)
     # Each render hands out fresh TURN credentials: the same per-user budget as /api/turn-credentials/.
     wait = throttles.wait_for(throttles.TurnThrottle(), request)
     if wait is not None:
-        return _too_many(request, "You opened calls too often in a short time.", wait)
+        return _too_many(request, _("You opened calls too often in a short time."), wait)
     call = Call.objects.filter(room=room).order_by("-created_at").first() if room.kind == Room.Kind.DIRECT else None
     config = {
         "room": room.pk,

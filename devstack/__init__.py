@@ -11,7 +11,7 @@ once Redis and Coturn are up). One module a concern:
 - cli: `python -m devstack run|cluster|manage`
 """
 
-from devstack.cluster import Cluster, collect_static, manage, start_cluster, start_single
+from devstack.cluster import Cluster, collect_static, compile_messages, manage, start_cluster, start_single
 from devstack.coturn import Coturn, coturn_loopback_config, start_coturn
 from devstack.daphne import Daphne, start_daphne, start_daphnes
 from devstack.nginx import nginx_config, start_nginx, write_config
@@ -38,6 +38,7 @@ __all__ = [
     "Stack",
     "StackError",
     "collect_static",
+    "compile_messages",
     "coturn_loopback_config",
     "free_port",
     "free_port_pair",

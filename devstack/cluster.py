@@ -111,8 +111,31 @@ def start_single(var_dir: Path, env: dict[str, str], host: str, port: int) -> Cl
 
 
 def collect_static(static_root: Path, env: dict[str, str]) -> None:
-    """`manage.py collectstatic` into `static_root`: hashed names, which production pages link."""
+    """`manage.py collectstatic` into `static_root`: hashed names, which production pages link.
+
+    The translation catalogs are compiled first: the daphnes about to start read them.
+    """
+    compile_messages()
     manage(["collectstatic", "--noinput", "-v", "0"], {**env, "DJANGO_STATIC_ROOT": str(static_root)})
+
+
+# Where compilemessages must not look for catalogs (other packages' own, build output).
+MESSAGES_IGNORED = (".venv", "node_modules", "staticfiles", "var", ".git")
+
+
+def compile_messages() -> None:
+    """locale/*/LC_MESSAGES/*.po into the .mo files Django reads; a catalog already compiled is skipped.
+
+    Run without settings, so it needs no secret key or Redis: it finds the catalogs from BASE_DIR.
+    """
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    ignored = [f"--ignore={pattern}" for pattern in MESSAGES_IGNORED]
+    subprocess.run(
+        [PYTHON, "-m", "django", "compilemessages", "-v", "0", *ignored],
+        env=env,
+        cwd=BASE_DIR,
+        check=True,
+    )
 
 
 def manage(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:

@@ -50,9 +50,7 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-# ---------------------------------------------------------------------------
-# Core
-# ---------------------------------------------------------------------------
+# --- Core ------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -110,9 +108,11 @@ MIDDLEWARE = [
     "rtcsite.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "rtcsite.middleware.ProfileLanguageMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -137,9 +137,7 @@ TEMPLATES = [
     },
 ]
 
-# ---------------------------------------------------------------------------
-# Database: SQLite under var/ unless DATABASE_URL says otherwise.
-# ---------------------------------------------------------------------------
+# --- Database: SQLite under var/ unless DATABASE_URL says otherwise. -------
 DATABASES = {
     "default": dj_database_url.config(
         env="DATABASE_URL",
@@ -177,9 +175,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
-USE_I18N = True
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]  # catalogs: locale/<code>/LC_MESSAGES (README "Languages")
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -196,9 +195,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# ---------------------------------------------------------------------------
-# Email: console by default, so password-reset links show in the server log.
-# ---------------------------------------------------------------------------
+# --- Email: console by default, so password-reset links show in the server log. ---
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
@@ -207,9 +204,7 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "rtcsite <noreply@localhost>")
 
-# ---------------------------------------------------------------------------
-# Security. Production (DEBUG off) is secure by default; each switch can be overridden.
-# ---------------------------------------------------------------------------
+# --- Security. Production (DEBUG off) is secure by default; each switch can be overridden. ---
 # Addresses (IPs or CIDR ranges) of reverse proxies whose X-Forwarded-For/-Proto we believe.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -293,9 +288,7 @@ CHANNEL_LAYERS = {
     }
 }
 
-# ---------------------------------------------------------------------------
-# Signaling (see docs/protocol.md)
-# ---------------------------------------------------------------------------
+# --- Signaling (see docs/protocol.md) --------------------------------------
 SIGNALING_MAX_FRAME = env_int("SIGNALING_MAX_FRAME", 64 * 1024)
 SIGNALING_RATE = env_float("SIGNALING_RATE", 50.0)  # frames per second, sustained
 SIGNALING_BURST = env_int("SIGNALING_BURST", 200)  # frames allowed at once
@@ -319,9 +312,7 @@ CALL_RING_TIMEOUT = env_int("CALL_RING_TIMEOUT", 30)  # seconds before a call is
 CALL_RING_LIMIT = env_int("CALL_RING_LIMIT", 10)  # calls one user may place per minute
 CALL_ABANDON_AFTER = env_int("CALL_ABANDON_AFTER", 60)  # seconds an accepted call's room may stay empty
 
-# ---------------------------------------------------------------------------
-# TURN / STUN (see README "TURN")
-# ---------------------------------------------------------------------------
+# --- TURN / STUN (see README "TURN") ---------------------------------------
 TURN_SECRETS = env_list("TURN_SECRETS")  # first one signs; all are accepted by coturn
 TURN_URLS = env_list("TURN_URLS")
 STUN_URLS = env_list("STUN_URLS")
@@ -330,16 +321,12 @@ ICE_TRANSPORT_POLICY = os.environ.get("ICE_TRANSPORT_POLICY", "all")
 if ICE_TRANSPORT_POLICY not in ("all", "relay"):
     raise ImproperlyConfigured("ICE_TRANSPORT_POLICY must be 'all' or 'relay'")
 
-# ---------------------------------------------------------------------------
-# Observability and retention
-# ---------------------------------------------------------------------------
+# --- Observability and retention -------------------------------------------
 # Addresses (IPs or CIDR ranges) that may read /metrics; empty (the default) turns it off.
 METRICS_ALLOWED = env_list("METRICS_ALLOWED")
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90)
 
-# ---------------------------------------------------------------------------
-# REST API
-# ---------------------------------------------------------------------------
+# --- REST API --------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an unauthenticated request a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -373,9 +360,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# ---------------------------------------------------------------------------
-# Logging: one JSON object per line on stdout, with the request/connection id.
-# ---------------------------------------------------------------------------
+# --- Logging: one JSON object per line on stdout, with the request/connection id. ---
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,

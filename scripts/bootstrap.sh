@@ -17,7 +17,7 @@ say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 # ---- Debian packages -------------------------------------------------------
 # command name -> Debian package
-declare -A wanted=([redis-server]=redis-server [turnserver]=coturn [turnutils_uclient]=coturn)
+declare -A wanted=([redis-server]=redis-server [turnserver]=coturn [turnutils_uclient]=coturn [msgfmt]=gettext)
 if [ "$mode" = test ]; then
   wanted[chromium]=chromium
   wanted[nginx]=nginx
@@ -106,3 +106,8 @@ if [ "$mode" = test ]; then
     fi
   done
 fi
+
+# ---- Translations: locale/*/LC_MESSAGES/*.po -> .mo (not committed; skipped when up to date) --
+# The same ignores as devstack.compile_messages; without settings, so no secret key is needed.
+env -u DJANGO_SETTINGS_MODULE .venv/bin/python -m django compilemessages -v 0 \
+  --ignore=.venv --ignore=node_modules --ignore=staticfiles --ignore=var --ignore=.git

@@ -32,6 +32,12 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(getattr(pytest.mark, tier))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def translations() -> None:
+    """The catalogs under locale/ compiled (when changed) before this process or a daphne renders a page."""
+    devstack.compile_messages()
+
+
 def _point_at(redis: devstack.Redis) -> None:
     from calls.signaling import store
 

@@ -201,6 +201,7 @@ def test_the_browsers_copy_of_the_room_frames_limits_and_reasons_matches_the_ser
     assert f"MAX_CHAT_LENGTH = {protocol.MAX_CHAT_LENGTH};" in source
     reasons = re.search(r"LEAVE_REASONS = \{(.*?)\};", source, re.S)
     assert reasons and set(re.findall(r"^\s*(\w+):", reasons.group(1), re.M)) == {r.value for r in protocol.LeaveReason}
-    removed = re.search(r'REMOVED_MESSAGE = "([^"]+)";', source)
-    assert removed and removed.group(1) in (root / "calls/views.py").read_text()  # the page says the same
+    # The page says the same, in the same words, marked for translation on both sides.
+    removed = re.search(r'REMOVED_MESSAGE = gettext\("([^"]+)"\);', source)
+    assert removed and f'_("{removed.group(1)}")' in (root / "calls/views.py").read_text()
     assert {"not_in_room", "unknown_peer"} <= set(re.findall(r"^\s*(\w+):", source, re.M))

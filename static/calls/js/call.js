@@ -5,6 +5,7 @@ import { ChatPanel } from "./chat.js";
 import { wireControls } from "./controls.js";
 import { interpolate, ngettext } from "./i18n.js";
 import { LocalMedia } from "./local.js";
+import { JOIN_TO_WATCH } from "./media.js";
 import { Mesh, nameOf } from "./mesh.js";
 import { ParticipantsPanel } from "./participants.js";
 import { Prejoin } from "./prejoin.js";
@@ -15,6 +16,7 @@ import { Signaling } from "./signaling.js";
 import { Stage, wirePip } from "./speaker.js";
 import { chime, toast } from "./toast.js";
 import { el, notice, setButton, setCount, showMedia } from "./ui.js";
+import { gettext, interpolate } from "./i18n.js";
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -86,7 +88,7 @@ const why = (error) => (error.code !== "bad_frame" && ERROR_MESSAGES[error.code]
 // A request whose refusal is shown as a toast; resolves with the reply, or null when refused.
 function request(frame, failure) {
   return signaling.request({ room: config.room, ...frame }).catch((error) => {
-    toast(`${failure}: ${why(error)}`, "error");
+    toast(interpolate(gettext("%(failure)s: %(why)s"), { failure, why: why(error) }), "error");
     return null;
   });
 }
@@ -114,14 +116,14 @@ signaling.addEventListener("hello", ({ detail }) => {
 signaling.addEventListener("peer-joined", ({ detail }) => {
   if (!here(detail)) return;
   mesh.add(detail.peer, detail.user, false, detail.media);
-  toast(`${nameOf(detail.user)} joined`);
+  toast(interpolate(gettext("%(name)s joined"), { name: nameOf(detail.user) }));
   chime("up");
 });
 signaling.addEventListener("peer-left", ({ detail }) => {
   if (detail.room !== config.room) return;
   const entry = mesh.drop(detail.peer);
   if (!entry) return;
-  toast(detail.reason === "removed" ? `${entry.name} was removed from the call` : `${entry.name} left`);
+  toast(interpolate(detail.reason === "removed" ? gettext("%(name)s was removed from the call") : gettext("%(name)s left"), { name: entry.name }));
   chime("down");
 });
 signaling.addEventListener("chat", ({ detail }) => {
@@ -135,19 +137,19 @@ signaling.addEventListener("hand", ({ detail }) => {
   const before = mesh.hands;
   mesh.setHands(detail.hands);
   const name = links.get(detail.peer)?.name;
-  if (detail.raised && name && !before.includes(detail.peer)) toast(`${name} raised a hand`);
-  if (!detail.raised && detail.peer === state.self && detail.by !== state.self) toast("The owner lowered your hand");
+  if (detail.raised && name && !before.includes(detail.peer)) toast(interpolate(gettext("%(name)s raised a hand"), { name }));
+  if (!detail.raised && detail.peer === state.self && detail.by !== state.self) toast(gettext("The owner lowered your hand"));
 });
 signaling.addEventListener("removed", ({ detail }) => {
   if (detail.room !== config.room) return;
   if (detail.peer === state.self || (detail.user?.id === config.user.id && detail.ref === undefined)) {
-    endCall(`${nameOf(detail.by)}, the room's owner, removed you from this call.`, "error");
+    endCall(interpolate(gettext("%(name)s, the room's owner, removed you from this call."), { name: nameOf(detail.by) }), "error");
     return;
   }
   state.removed = [...state.removed.filter((u) => u.id !== detail.user.id), detail.user];
   people.setRemoved(state.removed);
   mesh.drop(detail.peer);
-  toast(`${nameOf(detail.user)} was removed and cannot come back until you let them in`);
+  toast(interpolate(gettext("%(name)s was removed and cannot come back until you let them in"), { name: nameOf(detail.user) }));
 });
 for (const kind of ["offer", "answer"]) {
   signaling.addEventListener(kind, ({ detail }) => {
@@ -167,7 +169,7 @@ signaling.addEventListener("reconnecting", () => {
 });
 signaling.addEventListener("final", ({ detail }) => {
   $("reconnecting").hidden = true;
-  notice(CLOSE_MESSAGES[detail.code] || "Disconnected.", "error");
+  notice(CLOSE_MESSAGES[detail.code] || gettext("Disconnected."), "error");
 });
 signaling.addEventListener("error", ({ detail }) => {
   if (detail.code === "unavailable") notice(ERROR_MESSAGES.unavailable, "warning");
@@ -176,16 +178,16 @@ signaling.addEventListener("error", ({ detail }) => {
 // Owner controls from the participant list (the server checks that we are the owner).
 people.addEventListener("remove", ({ detail }) =>
   signaling.request({ type: "remove", room: config.room, peer: detail.peer })
-    .catch((error) => people.removeFailed(detail.peer, `Could not remove: ${why(error)}`)));
+    .catch((error) => people.removeFailed(detail.peer, interpolate(gettext("Could not remove: %(why)s"), { why: why(error) }))));
 people.addEventListener("lower-hand", ({ detail }) =>
-  request({ type: "hand", raised: false, peer: detail.peer }, "Could not lower the hand"));
+  request({ type: "hand", raised: false, peer: detail.peer }, gettext("Could not lower the hand")));
 people.addEventListener("let-in", ({ detail }) => {
   const id = typeof detail.user === "object" ? detail.user.id : detail.user;
-  request({ type: "let-in", user: id }, "Could not let them in").then((reply) => {
+  request({ type: "let-in", user: id }, gettext("Could not let them in")).then((reply) => {
     if (!reply) return;
     state.removed = state.removed.filter((u) => u.id !== id);
     people.setRemoved(state.removed);
-    toast(`${detail.name || nameOf(reply.user)} can join again`);
+    toast(interpolate(gettext("%(name)s can join again"), { name: detail.name || nameOf(reply.user) }));
   });
 });
 
@@ -197,9 +199,9 @@ function showLocal() {
     video.srcObject = local.camera ? new MediaStream([local.camera]) : null;
   }
   showMedia(localTile, local.state);
-  setButton($("mute"), { label: local.muted ? "Unmute" : "Mute", pressed: local.muted, iconName: local.muted ? "mic-off" : "mic" });
-  setButton($("camera"), { label: local.cameraOff ? "Camera on" : "Camera off", pressed: local.cameraOff, iconName: local.cameraOff ? "cam-off" : "cam" });
-  setButton($("screen"), { label: local.screen ? "Stop sharing" : "Share screen", pressed: Boolean(local.screen) });
+  setButton($("mute"), { label: local.muted ? gettext("Unmute") : gettext("Mute"), pressed: local.muted, iconName: local.muted ? "mic-off" : "mic" });
+  setButton($("camera"), { label: local.cameraOff ? gettext("Camera on") : gettext("Camera off"), pressed: local.cameraOff, iconName: local.cameraOff ? "cam-off" : "cam" });
+  setButton($("screen"), { label: local.screen ? gettext("Stop sharing") : gettext("Share screen"), pressed: Boolean(local.screen) });
   $("mute").disabled = !local.mic;
   $("camera").disabled = !local.hasCamera;
   $("screen").disabled = !navigator.mediaDevices?.getDisplayMedia;
@@ -218,7 +220,7 @@ function showLocalScreen() {
   if (!tile) {
     tile = el("figure", { class: "tile screen local-screen", dataset: { peer: "self" } },
       el("video", { autoplay: true, playsInline: true, muted: true }),
-      el("figcaption", {}, el("span", { class: "name" }, "You are presenting")));
+      el("figcaption", {}, el("span", { class: "name" }, gettext("You are presenting"))));
     $("remotes").prepend(tile);
   }
   const video = tile.querySelector("video");
@@ -232,14 +234,15 @@ async function toggleScreen() {
   try {
     await local.startScreen();
   } catch (error) {
-    toast(error.name === "NotAllowedError" ? "Screen sharing was not allowed." : "Screen sharing failed.", "warning");
+    toast(error.name === "NotAllowedError" ? gettext("Screen sharing was not allowed.") : gettext("Screen sharing failed."), "warning");
   }
 }
 
 // What to keep saying once in the call, when the pre-join screen found a device problem.
 function mediaNotice({ mic, camera, problem }) {
   if (!problem) return "";
-  if (!mic && !camera) return `${problem.split(/ — | You can/)[0]} You joined to listen and watch.`;
+  const what = problem.split(" — ")[0].replace(JOIN_TO_WATCH, "").trim();
+  if (!mic && !camera) return interpolate(gettext("%(problem)s You joined to listen and watch."), { problem: what });
   return problem;
 }
 
@@ -255,12 +258,12 @@ function endCall(message, kind = "info") {
   signaling.close();
   $("reconnecting").hidden = true;
   document.body.classList.add("call-ended");
-  notice(message || "You left the call.", kind);
+  notice(message || gettext("You left the call."), kind);
 }
 
 function leave() {
   if (config.call) signaling.send({ type: "hangup", call: config.call });
-  endCall("You left the call.");
+  endCall(gettext("You left the call."));
   setTimeout(() => location.assign("/"), 1500);
 }
 
@@ -297,7 +300,7 @@ chat.addEventListener("unread", ({ detail }) => {
   $("chat-unread").hidden = !detail;
 });
 stage.addEventListener("layout", ({ detail }) =>
-  setButton($("layout"), { label: detail === "grid" ? "Speaker view" : "Grid view", pressed: detail === "speaker" }));
+  setButton($("layout"), { label: detail === "grid" ? gettext("Speaker view") : gettext("Grid view"), pressed: detail === "speaker" }));
 stage.addEventListener("speaker", ({ detail }) => {
   for (const peer of links.keys()) people.upsert(peer, { speaking: peer === detail });
 });
@@ -311,7 +314,7 @@ wireControls({
   mute: () => state.local.toggleMute(),
   camera: () => state.local.toggleCamera().catch((error) => toast(error.message, "warning")),
   screen: toggleScreen,
-  hand: () => request({ type: "hand", raised: !mesh.hands.includes(state.self) }, "Could not raise your hand"),
+  hand: () => request({ type: "hand", raised: !mesh.hands.includes(state.self) }, gettext("Could not raise your hand")),
   chat: () => chat.setOpen(!chat.open),
   people: () => people.setOpen(!people.open),
   layout: () => stage.toggleLayout(),
@@ -324,8 +327,8 @@ attachCalls(signaling, {
   me: config.user.id,
   onEnded: (call) => {
     if (call.id !== config.call) return;
-    if (state.entered) endCall("The call ended.");
-    else notice("The call ended.", "info");
+    if (state.entered) endCall(gettext("The call ended."));
+    else notice(gettext("The call ended."), "info");
   },
 });
 scheduleTurnRefresh(config.turnTtl);

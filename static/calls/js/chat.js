@@ -4,6 +4,7 @@
 // with textContent; only http(s) URLs become links, built with createElement. Nothing from a
 // frame ever reaches innerHTML.
 import { el, pathIcon } from "./ui.js";
+import { gettext, interpolate } from "./i18n.js";
 
 export const MAX_LENGTH = 2000; // characters per message, as the server allows
 const WARN_AT = MAX_LENGTH - 200; // the counter appears near the limit
@@ -13,10 +14,10 @@ const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+/gi;
 const TRAILING = /[.,;:!?'")\]}>]/; // punctuation that ends a sentence rather than a URL
 
 const ERRORS = {
-  rate_limited: "You're sending messages too quickly. Wait a moment, then send again.",
-  bad_frame: "This message can't be sent. Messages must have text and at most 2000 characters.",
-  not_joined: "You're not in the call, so the message wasn't sent.",
-  closed: "You're offline. The message will be kept here until you send it again.",
+  rate_limited: gettext("You're sending messages too quickly. Wait a moment, then send again."),
+  bad_frame: gettext("This message can't be sent. Messages must have text and at most 2000 characters."),
+  not_joined: gettext("You're not in the call, so the message wasn't sent."),
+  closed: gettext("You're offline. The message will be kept here until you send it again."),
 };
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
@@ -27,7 +28,7 @@ let panels = 0; // unique ids for labels when a page has more than one panel
 /** A frame's sender as people know them. */
 function senderName(frame) {
   const user = frame.user || {};
-  return user.display_name || user.username || "Someone";
+  return user.display_name || user.username || gettext("Someone");
 }
 
 /** Text with http(s) URLs turned into links, as DOM nodes (never HTML). */
@@ -91,22 +92,22 @@ export class ChatPanel extends EventTarget {
     const root = this.#root;
     root.classList.add("side-panel", "chat-panel");
     root.setAttribute("aria-labelledby", `chat-title-${n}`);
-    this.closeButton = el("button", { type: "button", class: "panel-close", "aria-label": "Close chat" }, pathIcon(ICON_CLOSE));
+    this.closeButton = el("button", { type: "button", class: "panel-close", "aria-label": gettext("Close chat") }, pathIcon(ICON_CLOSE));
     const head = el("header", { class: "panel-head" },
-      el("h2", { class: "panel-title", id: `chat-title-${n}` }, "In-call messages"), this.closeButton);
+      el("h2", { class: "panel-title", id: `chat-title-${n}` }, gettext("In-call messages")), this.closeButton);
     this.empty = el("p", { class: "chat-empty" },
-      "Messages can be seen by people in the call and are deleted when the call ends.");
-    this.history = el("ol", { class: "chat-list chat-history", "aria-label": "Earlier messages" });
-    this.live = el("ol", { class: "chat-list chat-live", role: "log", "aria-live": "polite", "aria-label": "New messages" });
-    this.scroller = el("div", { class: "chat-scroll", tabindex: "0", role: "region", "aria-label": "Chat messages" },
+      gettext("Messages can be seen by people in the call and are deleted when the call ends."));
+    this.history = el("ol", { class: "chat-list chat-history", "aria-label": gettext("Earlier messages") });
+    this.live = el("ol", { class: "chat-list chat-live", role: "log", "aria-live": "polite", "aria-label": gettext("New messages") });
+    this.scroller = el("div", { class: "chat-scroll", tabindex: "0", role: "region", "aria-label": gettext("Chat messages") },
       this.empty, this.history, this.live);
-    this.jump = el("button", { type: "button", class: "chat-jump", hidden: true }, "New messages ↓");
+    this.jump = el("button", { type: "button", class: "chat-jump", hidden: true }, gettext("New messages ↓"));
     this.input = el("textarea", {
       class: "chat-input", id: `chat-input-${n}`, rows: 1, maxLength: MAX_LENGTH,
-      placeholder: "Send a message", "aria-label": "Message to everyone in the call",
+      placeholder: gettext("Send a message"), "aria-label": gettext("Message to everyone in the call"),
       "aria-describedby": `chat-count-${n} chat-error-${n}`, enterKeyHint: "send",
     });
-    this.sendButton = el("button", { type: "submit", class: "chat-send", "aria-label": "Send message", disabled: true },
+    this.sendButton = el("button", { type: "submit", class: "chat-send", "aria-label": gettext("Send message"), disabled: true },
       pathIcon(ICON_SEND));
     this.count = el("p", { class: "chat-count", id: `chat-count-${n}`, hidden: true });
     this.error = el("p", { class: "chat-error", id: `chat-error-${n}`, role: "alert", hidden: true });
@@ -217,7 +218,7 @@ export class ChatPanel extends EventTarget {
     const userKey = frame.user?.id ?? frame.from;
     const grouped = this.#last && this.#last.user === userKey && ts - this.#last.ts < GROUP_MS && ts >= this.#last.ts;
     this.#last = { user: userKey, ts };
-    const name = el("span", { class: "chat-name" }, mine ? "You" : senderName(frame));
+    const name = el("span", { class: "chat-name" }, mine ? gettext("You") : senderName(frame));
     const time = el("time", { class: "chat-time", dateTime: when.toISOString(), title: fullFormat.format(when) },
       timeFormat.format(when));
     const text = el("div", { class: "chat-text" }, ...linkify(String(frame.text ?? "")));
@@ -266,7 +267,7 @@ export class ChatPanel extends EventTarget {
       if (this.input.value.trim() === text) this.input.value = "";
     } catch (error) {
       if (!this.input.value.trim()) this.input.value = text; // keep what failed, to send again
-      this.#showError(ERRORS[error?.code] || `Message not sent${error?.message ? `: ${error.message}` : "."}`);
+      this.#showError(ERRORS[error?.code] || (error?.message ? interpolate(gettext("Message not sent: %(why)s"), { why: error.message }) : gettext("Message not sent.")));
     } finally {
       this.#sending = false;
       this.#update();

@@ -1,5 +1,6 @@
 // Local media: the camera and microphone the person chose, what went wrong in plain words,
 // the devices to pick from, and the choices remembered per browser (localStorage).
+import { gettext, interpolate } from "./i18n.js";
 
 // Capture up to 720p at 30 fps; the send side scales down for bigger meshes (quality.js).
 export const VIDEO = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
@@ -34,16 +35,22 @@ export function audioConstraints(deviceId) {
   return deviceId ? { ...AUDIO, deviceId: { exact: deviceId } } : AUDIO;
 }
 
-// What the person reads when a device cannot be used, by the error's name.
+// What the person reads when a device cannot be used, by the error's name: what happened, then
+// the way out. Once in the call the page keeps only what happened (the part before " — " or JOIN_TO_WATCH).
+export const JOIN_TO_WATCH = gettext("You can join to listen and watch.");
+const OR_WATCH = gettext("or join to listen and watch.");
+const BLOCKED = `${gettext("Camera and microphone access is blocked. Allow it from the icon in the address bar and reload")} — ${OR_WATCH}`;
+const IN_USE = `${gettext("Your camera or microphone is in use by another application (or failed to start). Close the other application and pick the device again")} — ${OR_WATCH}`;
+const NOT_FOUND = `${gettext("No camera or microphone was found.")} ${JOIN_TO_WATCH}`;
 const PROBLEMS = {
-  NotAllowedError: "Camera and microphone access is blocked. Allow it from the icon in the address bar and reload — or join to listen and watch.",
-  SecurityError: "Camera and microphone access is blocked. Allow it from the icon in the address bar and reload — or join to listen and watch.",
-  NotReadableError: "Your camera or microphone is in use by another application (or failed to start). Close the other application and pick the device again — or join to listen and watch.",
-  AbortError: "Your camera or microphone is in use by another application (or failed to start). Close the other application and pick the device again — or join to listen and watch.",
-  NotFoundError: "No camera or microphone was found. You can join to listen and watch.",
-  OverconstrainedError: "No camera or microphone was found. You can join to listen and watch.",
+  NotAllowedError: BLOCKED,
+  SecurityError: BLOCKED,
+  NotReadableError: IN_USE,
+  AbortError: IN_USE,
+  NotFoundError: NOT_FOUND,
+  OverconstrainedError: NOT_FOUND,
 };
-const UNKNOWN = "Your camera and microphone could not be started. You can join to listen and watch.";
+const UNKNOWN = `${gettext("Your camera and microphone could not be started.")} ${JOIN_TO_WATCH}`;
 
 export function describeProblem(error) {
   return PROBLEMS[error?.name] || UNKNOWN;
@@ -66,7 +73,7 @@ export async function openMedia({ micId = "", cameraId = "" } = {}) {
       const camera = stream.getVideoTracks()[0] || null;
       let problem = "";
       if (!camera) problem = cameraProblem(lastError);
-      else if (!mic) problem = "No microphone could be started: the others will not hear you, but you can hear and see them.";
+      else if (!mic) problem = gettext("No microphone could be started: the others will not hear you, but you can hear and see them.");
       return { mic, camera, problem };
     } catch (error) {
       lastError = error;
@@ -80,8 +87,8 @@ export async function openMedia({ micId = "", cameraId = "" } = {}) {
 }
 
 function cameraProblem(error) {
-  if (error?.name === "NotReadableError") return "Your camera is in use by another application: you join with sound only.";
-  return "No camera could be started: you join with sound only.";
+  if (error?.name === "NotReadableError") return gettext("Your camera is in use by another application: you join with sound only.");
+  return gettext("No camera could be started: you join with sound only.");
 }
 
 // One device of a kind ("audioinput" or "videoinput"): a fresh track, or an Error with a message for people.
@@ -91,10 +98,10 @@ export async function openDevice(kind, deviceId) {
     const stream = await navigator.mediaDevices.getUserMedia(constraints);
     return stream.getTracks()[0];
   } catch (error) {
-    const what = kind === "videoinput" ? "camera" : "microphone";
+    const camera = kind === "videoinput";
     const message = error.name === "NotReadableError"
-      ? `That ${what} is in use by another application.`
-      : `The ${what} could not be started (${error.name}).`;
+      ? (camera ? gettext("That camera is in use by another application.") : gettext("That microphone is in use by another application."))
+      : interpolate(camera ? gettext("The camera could not be started (%(error)s).") : gettext("The microphone could not be started (%(error)s)."), { error: error.name });
     throw Object.assign(new Error(message), { name: error.name });
   }
 }
@@ -102,11 +109,11 @@ export async function openDevice(kind, deviceId) {
 // The devices to pick from, by kind, with readable labels (labels are empty before permission).
 export async function listDevices() {
   const out = { videoinput: [], audioinput: [], audiooutput: [] };
-  const names = { videoinput: "Camera", audioinput: "Microphone", audiooutput: "Speaker" };
+  const names = { videoinput: gettext("Camera %(number)s"), audioinput: gettext("Microphone %(number)s"), audiooutput: gettext("Speaker %(number)s") };
   for (const device of await navigator.mediaDevices.enumerateDevices()) {
     if (!out[device.kind] || !device.deviceId) continue;
     const list = out[device.kind];
-    list.push({ id: device.deviceId, label: device.label || `${names[device.kind]} ${list.length + 1}` });
+    list.push({ id: device.deviceId, label: device.label || interpolate(names[device.kind], { number: list.length + 1 }) });
   }
   return out;
 }

@@ -5,9 +5,10 @@ import { interpolate, ngettext } from "./i18n.js";
 import { applySpeaker } from "./media.js";
 import { PeerLink } from "./peer.js";
 import { cameraEncoding, screenEncoding } from "./quality.js";
-import { describeQuality, notice, qualityGrade, remoteTile, setButton, setCount, showHand, showMedia } from "./ui.js";
+import { describeQuality, linkState, notice, qualityGrade, remoteTile, setButton, setCount, showHand, showMedia } from "./ui.js";
+import { gettext, interpolate } from "./i18n.js";
 
-export const nameOf = (user) => user?.display_name || user?.username || "guest";
+export const nameOf = (user) => user?.display_name || user?.username || gettext("guest");
 
 export class Mesh {
   constructor({ signaling, room, people, stage, links, localTile, getTracks, getIce }) {
@@ -53,18 +54,19 @@ export class Mesh {
       }
     });
     link.addEventListener("state", ({ detail }) => {
-      tile.state.textContent = detail === "connected" ? "" : detail;
+      tile.state.textContent = detail === "connected" ? "" : linkState(detail);
       tile.tile.dataset.state = detail;
       if (detail === "connected") this.clearLinkNotice(peer); // whatever failed, the call works now
     });
     link.addEventListener("error", ({ detail }) => {
-      const text = `The connection with ${name} ran into a problem (${detail.step}: ${detail.error?.message || detail.error}).`;
+      const text = interpolate(gettext("The connection with %(name)s ran into a problem (%(step)s: %(error)s)."),
+        { name, step: detail.step, error: detail.error?.message || detail.error });
       this.linkNotice = { peer, text };
       notice(text, "error");
     });
     const entry = { link, tile, screenTile, user, name };
     this.links.set(peer, entry);
-    this.people.upsert(peer, { name, self: false, owner: user?.id === this.owner, media: this.media.get(peer) || null, quality: "connecting" });
+    this.people.upsert(peer, { name, self: false, owner: user?.id === this.owner, media: this.media.get(peer) || null, quality: linkState("connecting") });
     this.showMedia(peer);
     this.showHands();
     this.#changed();
@@ -136,7 +138,7 @@ export class Mesh {
     for (const [peer, { tile }] of this.links) showHand(tile.tile, place(peer));
     const mine = place(this.signaling.peer);
     showHand(this.localTile, mine);
-    setButton(document.getElementById("hand"), { label: mine ? "Lower hand" : "Raise hand", pressed: Boolean(mine) });
+    setButton(document.getElementById("hand"), { label: mine ? gettext("Lower hand") : gettext("Raise hand"), pressed: Boolean(mine) });
     this.people.setHands(this.hands);
   }
 

@@ -4,6 +4,7 @@
 // The panel only shows state and asks: it dispatches "remove", "lower-hand" and "let-in" events
 // and waits for the page to tell it what the server decided (upsert/remove/setHands/setRemoved).
 import { el, pathIcon } from "./ui.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 
 const ICONS = {
   close: "M18.3 5.7a1 1 0 0 0-1.4 0L12 10.6 7.1 5.7a1 1 0 1 0-1.4 1.4l4.9 4.9-4.9 4.9a1 1 0 1 0 1.4 1.4l4.9-4.9 4.9 4.9a1 1 0 0 0 1.4-1.4L13.4 12l4.9-4.9a1 1 0 0 0 0-1.4z",
@@ -33,7 +34,7 @@ function hue(name) {
 }
 
 function userName(user) {
-  return user?.display_name || user?.username || `User ${user?.id ?? ""}`.trim();
+  return user?.display_name || user?.username || interpolate(gettext("User %(id)s"), { id: user?.id ?? "" }).trim();
 }
 
 let panels = 0;
@@ -60,19 +61,19 @@ export class ParticipantsPanel extends EventTarget {
     root.classList.add("side-panel", "people-panel");
     root.setAttribute("aria-labelledby", `people-title-${n}`);
     this.count = el("span", { class: "panel-count" });
-    const close = el("button", { type: "button", class: "panel-close", "aria-label": "Close people" }, icon("close"));
+    const close = el("button", { type: "button", class: "panel-close", "aria-label": gettext("Close people") }, icon("close"));
     this.handsSummary = el("p", { class: "hands-summary", role: "status", hidden: true });
-    this.list = el("ul", { class: "participant-list", "aria-label": "In the call" });
+    this.list = el("ul", { class: "participant-list", "aria-label": gettext("In the call") });
     this.removedList = el("ul", { class: "removed-list" });
     this.removedSection = el("section", { class: "removed-section", hidden: true, "aria-labelledby": `removed-title-${n}` },
-      el("h3", { class: "panel-subtitle", id: `removed-title-${n}` }, "Removed"),
-      el("p", { class: "removed-help" }, "They can't rejoin until you let them in."),
+      el("h3", { class: "panel-subtitle", id: `removed-title-${n}` }, gettext("Removed")),
+      el("p", { class: "removed-help" }, gettext("They can't rejoin until you let them in.")),
       this.removedList);
     root.replaceChildren(
       el("header", { class: "panel-head" },
-        el("h2", { class: "panel-title", id: `people-title-${n}`, tabindex: "-1" }, "People ", this.count), close),
+        el("h2", { class: "panel-title", id: `people-title-${n}`, tabindex: "-1" }, gettext("People"), " ", this.count), close),
       el("div", { class: "panel-body" }, this.handsSummary,
-        el("h3", { class: "panel-subtitle" }, "In the call"), this.list, this.removedSection),
+        el("h3", { class: "panel-subtitle" }, gettext("In the call")), this.list, this.removedSection),
     );
     close.addEventListener("click", () => this.setOpen(false));
     root.addEventListener("keydown", (event) => {
@@ -153,7 +154,7 @@ export class ParticipantsPanel extends EventTarget {
     const shown = this.#owner ? users || [] : [];
     this.removedList.replaceChildren(...shown.map((user) => {
       const name = userName(user);
-      const button = el("button", { type: "button", class: "let-in", "aria-label": `Let ${name} in` }, "Let in");
+      const button = el("button", { type: "button", class: "let-in", "aria-label": interpolate(gettext("Let %(name)s in"), { name }) }, gettext("Let in"));
       button.addEventListener("click", () => {
         this.dispatchEvent(new CustomEvent("let-in", { detail: { user: user.id, name } }));
       });
@@ -189,31 +190,31 @@ export class ParticipantsPanel extends EventTarget {
 
   #renderRow(peer, person) {
     const { parts, row } = person;
-    const name = person.name || "Someone";
+    const name = person.name || gettext("Someone");
     parts.avatar.textContent = initials(name);
     parts.avatar.className = `avatar hue-${hue(name)}`;
     parts.name.textContent = name;
     const tags = [];
-    if (person.self) tags.push(el("span", { class: "participant-you" }, "(you)"));
-    if (person.owner) tags.push(el("span", { class: "participant-owner" }, "Owner"));
-    if (person.media?.screen) tags.push(el("span", { class: "participant-presenting" }, icon("screen"), "Presenting"));
+    if (person.self) tags.push(el("span", { class: "participant-you" }, gettext("(you)")));
+    if (person.owner) tags.push(el("span", { class: "participant-owner" }, gettext("Owner")));
+    if (person.media?.screen) tags.push(el("span", { class: "participant-presenting" }, icon("screen"), gettext("Presenting")));
     parts.tags.replaceChildren(...tags);
     parts.quality.textContent = person.quality || "";
     parts.quality.title = person.quality || "";
     parts.quality.hidden = !person.quality;
     row.classList.toggle("self", Boolean(person.self));
     row.classList.toggle("speaking", Boolean(person.speaking));
-    this.#renderMedia(parts.mic, person.media?.audio, "mic", "micOff", "Microphone");
-    this.#renderMedia(parts.camera, person.media?.video, "camera", "cameraOff", "Camera");
+    this.#renderMedia(parts.mic, person.media?.audio, "mic", "micOff", [gettext("Microphone on"), gettext("Microphone off")]);
+    this.#renderMedia(parts.camera, person.media?.video, "camera", "cameraOff", [gettext("Camera on"), gettext("Camera off")]);
     this.#renderHand(peer, person);
     this.#renderActions(peer, person);
   }
 
-  #renderMedia(node, on, onIcon, offIcon, label) {
+  #renderMedia(node, on, onIcon, offIcon, [onText, offText]) {
     const known = typeof on === "boolean";
     node.hidden = !known;
     if (!known) return;
-    const text = `${label} ${on ? "on" : "off"}`;
+    const text = on ? onText : offText;
     if (node.getAttribute("aria-label") === text) return;
     node.setAttribute("aria-label", text);
     node.title = text;
@@ -246,15 +247,15 @@ export class ParticipantsPanel extends EventTarget {
       confirm.hidden = true;
       return;
     }
-    const name = person.name || "this person";
+    const name = person.name || gettext("this person");
     if (raised) {
-      const lower = el("button", { type: "button", class: "participant-lower-hand", "aria-label": `Lower ${name}'s hand` },
-        "Lower hand");
+      const lower = el("button", { type: "button", class: "participant-lower-hand", "aria-label": interpolate(gettext("Lower %(name)s's hand"), { name }) },
+        gettext("Lower hand"));
       lower.addEventListener("click", () => this.dispatchEvent(new CustomEvent("lower-hand", { detail: { peer } })));
       actions.append(lower);
     }
-    const remove = el("button", { type: "button", class: "participant-remove", "aria-label": `Remove ${name}`,
-      "aria-expanded": "false", disabled: Boolean(person.removing) }, person.removing ? "Removing…" : "Remove");
+    const remove = el("button", { type: "button", class: "participant-remove", "aria-label": interpolate(gettext("Remove %(name)s"), { name }),
+      "aria-expanded": "false", disabled: Boolean(person.removing) }, person.removing ? gettext("Removing…") : gettext("Remove"));
     remove.addEventListener("click", () => this.#askRemove(peer, person));
     actions.append(remove);
     if (hadFocus) (actions.querySelector(".participant-lower-hand") || remove).focus({ preventScroll: true });
@@ -263,12 +264,12 @@ export class ParticipantsPanel extends EventTarget {
   #askRemove(peer, person) {
     const { confirm, actions, error } = person.parts;
     error.hidden = true; // a new attempt: the last refusal is old news
-    const name = person.name || "this person";
-    const yes = el("button", { type: "button", class: "participant-remove-confirm" }, "Remove");
-    const no = el("button", { type: "button", class: "participant-remove-cancel" }, "Cancel");
-    confirm.setAttribute("aria-label", `Remove ${name}?`);
+    const name = person.name || gettext("this person");
+    const yes = el("button", { type: "button", class: "participant-remove-confirm" }, gettext("Remove"));
+    const no = el("button", { type: "button", class: "participant-remove-cancel" }, gettext("Cancel"));
+    confirm.setAttribute("aria-label", interpolate(gettext("Remove %(name)s?"), { name }));
     confirm.replaceChildren(
-      el("p", { class: "confirm-text" }, `Remove ${name} from the call? They can't rejoin until you let them in.`),
+      el("p", { class: "confirm-text" }, interpolate(gettext("Remove %(name)s from the call? They can't rejoin until you let them in."), { name })),
       el("div", { class: "confirm-buttons" }, no, yes),
     );
     confirm.hidden = false;
@@ -324,12 +325,12 @@ export class ParticipantsPanel extends EventTarget {
   #renderHands() {
     const names = this.#hands.filter((peer) => this.#people.has(peer)).map((peer) => {
       const person = this.#people.get(peer);
-      return person.self ? "You" : person.name || "Someone";
+      return person.self ? gettext("You") : person.name || gettext("Someone");
     });
     this.handsSummary.hidden = names.length === 0;
     this.handsSummary.replaceChildren(
       icon("hand"),
-      el("span", {}, `${names.length} ${names.length === 1 ? "hand" : "hands"} raised: ${names.join(", ")}`),
+      el("span", {}, interpolate(ngettext("%(count)s hand raised: %(names)s", "%(count)s hands raised: %(names)s", names.length), { count: names.length, names: names.join(", ") })),
     );
   }
 

@@ -3,10 +3,11 @@
 // cannot be chosen, the picker disabled with a note that says why (never silently).
 import { canPickSpeaker, listDevices } from "./media.js";
 import { el } from "./ui.js";
+import { gettext } from "./i18n.js";
 
 export const SPEAKER_NOTES = {
-  noSinkId: "This browser cannot choose the speaker: sound plays on the system's default output.",
-  noOutputs: "This browser lists no speakers to choose from: sound plays on the system's default output.",
+  noSinkId: gettext("This browser cannot choose the speaker: sound plays on the system's default output."),
+  noOutputs: gettext("This browser lists no speakers to choose from: sound plays on the system's default output."),
 };
 
 // selects: {videoinput, audioinput, audiooutput} <select>s; current: the device id in use per kind;
@@ -23,7 +24,7 @@ export async function fillPickers({ selects, current, note, onPick }) {
   if (!canPickSpeaker) why = SPEAKER_NOTES.noSinkId;
   else if (!devices.audiooutput.length) why = SPEAKER_NOTES.noOutputs;
   if (why) {
-    selects.audiooutput.replaceChildren(el("option", { value: "" }, "System default"));
+    selects.audiooutput.replaceChildren(el("option", { value: "" }, gettext("System default")));
     selects.audiooutput.disabled = true;
   }
   note.textContent = why;

@@ -4,6 +4,7 @@ import { MicMeter } from "./meter.js";
 import { applySpeaker, loadPrefs, openDevice, openMedia, savePrefs } from "./media.js";
 import { fillPickers } from "./pickers.js";
 import { el } from "./ui.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 
 const PEERS_EVERY_MS = 4000;
 const $ = (id) => document.getElementById(id);
@@ -51,8 +52,8 @@ export class Prejoin {
 
   #wireToggles() {
     const toggles = [
-      [$("prejoin-mic"), "audio", ["Mic on", "Mic off"]],
-      [$("prejoin-camera"), "video", ["Camera on", "Camera off"]],
+      [$("prejoin-mic"), "audio", [gettext("Mic on"), gettext("Mic off")]],
+      [$("prejoin-camera"), "video", [gettext("Camera on"), gettext("Camera off")]],
     ];
     for (const [button, key, labels] of toggles) {
       const render = () => {
@@ -75,7 +76,7 @@ export class Prejoin {
     const showVideo = this.prefs.video && this.camera;
     this.video.srcObject = showVideo ? new MediaStream([this.camera]) : null;
     $("prejoin-camera-off").hidden = Boolean(showVideo);
-    $("prejoin-camera-off").textContent = this.camera ? "Camera is off" : "No camera";
+    $("prejoin-camera-off").textContent = this.camera ? gettext("Camera is off") : gettext("No camera");
     this.meter.watch(this.prefs.audio ? this.mic : null);
     $("prejoin-mic").disabled = !this.mic;
     $("prejoin-camera").disabled = !this.camera;
@@ -124,9 +125,10 @@ export class Prejoin {
       if (!response.ok) throw new Error(String(response.status));
       const rows = await response.json();
       const names = rows.map(({ user }) =>
-        user?.id === this.me ? "You (in another window)" : user?.display_name || user?.username || "Someone");
+        user?.id === this.me ? gettext("You (in another window)") : user?.display_name || user?.username || gettext("Someone"));
       list.replaceChildren(...names.map((name) => el("li", {}, name)));
-      status.textContent = names.length === 0 ? "Nobody is here yet." : `${names.length} already in the call:`;
+      status.textContent = names.length === 0 ? gettext("Nobody is here yet.")
+        : interpolate(ngettext("%(count)s already in the call:", "%(count)s already in the call:", names.length), { count: names.length });
     } catch {
       status.textContent = "";
     }

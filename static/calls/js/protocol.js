@@ -1,4 +1,5 @@
 // The signaling protocol, version 1, as the browser sees it (docs/protocol.md; calls/signaling/protocol/).
+import { gettext } from "./i18n.js";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -6,37 +7,37 @@ export const PROTOCOL_VERSION = 1;
 export const FINAL_CLOSE_CODES = new Set([4401, 4403, 4409, 4429, 4430]);
 
 export const CLOSE_MESSAGES = {
-  4401: "You are not logged in any more. Log in again to call.",
-  4403: "An administrator disconnected you.",
-  4409: "This call continues in another window.",
-  4429: "Too many invalid messages; disconnected.",
-  4430: "You have this site open in too many windows. Close one, then reload this page.",
+  4401: gettext("You are not logged in any more. Log in again to call."),
+  4403: gettext("An administrator disconnected you."),
+  4409: gettext("This call continues in another window."),
+  4429: gettext("Too many invalid messages; disconnected."),
+  4430: gettext("You have this site open in too many windows. Close one, then reload this page."),
 };
 
 export const ERROR_MESSAGES = {
-  room_full: "This room is full.",
-  room_not_found: "This room does not exist (any more).",
-  forbidden: "You are not allowed in here.",
-  user_not_found: "Nobody by that name can be called.",
-  rate_limited: "Slow down: too many attempts.",
-  unavailable: "The server is briefly unavailable; retrying.",
-  not_in_room: "You are not in the call (any more).",
-  unknown_peer: "That person is no longer in the call.",
-  bad_frame: "That cannot be sent.",
-  too_many_rooms: "This window is in too many calls.",
-  too_many_in_room: "You are already in this call from other windows.",
+  room_full: gettext("This room is full."),
+  room_not_found: gettext("This room does not exist (any more)."),
+  forbidden: gettext("You are not allowed in here."),
+  user_not_found: gettext("Nobody by that name can be called."),
+  rate_limited: gettext("Slow down: too many attempts."),
+  unavailable: gettext("The server is briefly unavailable; retrying."),
+  not_in_room: gettext("You are not in the call (any more)."),
+  unknown_peer: gettext("That person is no longer in the call."),
+  bad_frame: gettext("That cannot be sent."),
+  too_many_rooms: gettext("This window is in too many calls."),
+  too_many_in_room: gettext("You are already in this call from other windows."),
 };
 
 // The room page says the same (calls/views.py) when a removed user opens the room again.
-export const REMOVED_MESSAGE = "The owner removed you from this room; they can let you back in.";
+export const REMOVED_MESSAGE = gettext("The owner removed you from this room; they can let you back in.");
 
 // peer-left reasons, as the others may be told them.
 export const LEAVE_REASONS = {
-  leave: "left",
-  disconnect: "was disconnected",
-  timeout: "lost the connection",
-  kicked: "was disconnected by an administrator",
-  removed: "was removed by the owner",
+  leave: gettext("left"),
+  disconnect: gettext("was disconnected"),
+  timeout: gettext("lost the connection"),
+  kicked: gettext("was disconnected by an administrator"),
+  removed: gettext("was removed by the owner"),
 };
 
 // A chat message's text: 1 to MAX_CHAT_LENGTH characters (code points), not only whitespace.

@@ -5,6 +5,7 @@
 import { loadPrefs, savePrefs } from "./media.js";
 import { MicMeter } from "./meter.js";
 import { fillPickers } from "./pickers.js";
+import { gettext, interpolate } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const PREF_OF = { videoinput: "cameraId", audioinput: "micId", audiooutput: "speakerId" };
@@ -37,7 +38,7 @@ export class SettingsDialog {
     try {
       await this.#fill();
     } catch (error) {
-      this.#say(`The devices could not be listed (${error.message}).`);
+      this.#say(interpolate(gettext("The devices could not be listed (%(why)s)."), { why: error.message }));
     }
   }
 

@@ -4,6 +4,7 @@
 // shows a reload banner and emits `outdated` instead of `hello`.
 import { showReloadBanner } from "./outdated.js";
 import { FINAL_CLOSE_CODES, PROTOCOL_VERSION } from "./protocol.js";
+import { gettext } from "./i18n.js";
 
 export class Signaling extends EventTarget {
   constructor(path = "/ws/signal/") {
@@ -47,13 +48,13 @@ export class Signaling extends EventTarget {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error("timeout"));
+        reject(new Error(gettext("timeout")));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       if (!this.send({ ...frame, id })) {
         clearTimeout(timer);
         this.pending.delete(id);
-        reject(new Error("not connected"));
+        reject(new Error(gettext("not connected")));
       }
     });
   }
@@ -118,7 +119,7 @@ export class Signaling extends EventTarget {
     clearInterval(this.pingTimer);
     for (const { reject, timer } of this.pending.values()) {
       clearTimeout(timer);
-      reject(new Error("connection closed"));
+      reject(new Error(gettext("connection closed")));
     }
     this.pending.clear();
     if (this.stopped) return;

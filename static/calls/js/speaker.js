@@ -3,6 +3,7 @@
 // and the stage layouts: a grid of equal tiles, or the speaker view (one large tile and a strip).
 // In the speaker view a screen share is what gets the large tile; otherwise the active speaker.
 import { toast } from "./toast.js";
+import { gettext, interpolate } from "./i18n.js";
 
 const POLL_MS = 250;
 const THRESHOLD = 0.02; // audioLevel (0..1) above which a microphone counts as sounding
@@ -101,7 +102,7 @@ export function wirePip(button, stage) {
   const supported = "pictureInPictureEnabled" in document && document.pictureInPictureEnabled;
   if (!supported) {
     button.disabled = true;
-    button.title = "Picture-in-picture is not available in this browser";
+    button.title = gettext("Picture-in-picture is not available in this browser");
     return;
   }
   const pressed = () => button.setAttribute("aria-pressed", String(Boolean(document.pictureInPictureElement)));
@@ -113,13 +114,13 @@ export function wirePip(button, stage) {
       if (document.pictureInPictureElement) return await document.exitPictureInPicture();
       const video = stage.featured?.querySelector("video");
       if (!video?.srcObject) {
-        toast("Picture-in-picture: there is nobody's video to pop out yet.", "warning");
+        toast(gettext("Picture-in-picture: there is nobody's video to pop out yet."), "warning");
         return;
       }
       await video.requestPictureInPicture();
     } catch (error) {
       console.warn("picture-in-picture", error);
-      toast(`Picture-in-picture could not start: ${error.message || error.name}`, "warning");
+      toast(interpolate(gettext("Picture-in-picture could not start: %(why)s"), { why: error.message || error.name }), "warning");
     }
   });
   // Follow the active speaker while the window is open (browsers allow switching without a click).

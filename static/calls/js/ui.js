@@ -1,4 +1,5 @@
 // Small DOM helpers for the call page: elements, notices, video tiles and their indicators.
+import { gettext, interpolate } from "./i18n.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -59,8 +60,8 @@ export function setCount(id, count, spoken) {
 function indicators() {
   return [
     el("span", { class: "hand-indicator", hidden: true }),
-    el("span", { class: "muted-indicator", title: "Microphone off", hidden: true }, icon("mic-off"), el("span", { class: "sr-only" }, "muted")),
-    el("span", { class: "camera-off-indicator", title: "Camera off", hidden: true }, icon("cam-off"), el("span", { class: "sr-only" }, "camera off")),
+    el("span", { class: "muted-indicator", title: gettext("Microphone off"), hidden: true }, icon("mic-off"), el("span", { class: "sr-only" }, gettext("muted"))),
+    el("span", { class: "camera-off-indicator", title: gettext("Camera off"), hidden: true }, icon("cam-off"), el("span", { class: "sr-only" }, gettext("camera off"))),
   ];
 }
 
@@ -68,8 +69,8 @@ function indicators() {
 // The quality line changes every few seconds: it is plain text, not a live region.
 export function remoteTile(peer, name, { screen = false } = {}) {
   const video = el("video", { autoplay: true, playsInline: true, class: "remote-video" });
-  const label = el("span", { class: "name" }, screen ? `${name} is presenting` : name);
-  const state = el("span", { class: "link-state" }, "connecting…");
+  const label = el("span", { class: "name" }, screen ? interpolate(gettext("%(name)s is presenting"), { name }) : name);
+  const state = el("span", { class: "link-state" }, gettext("connecting…"));
   const quality = el("span", { class: "quality" }, "");
   const avatar = el("span", { class: "avatar", "aria-hidden": "true" }, initials(name));
   const caption = screen ? el("figcaption", {}, label) : el("figcaption", {}, label, ...indicators(), state, quality);
@@ -97,25 +98,39 @@ export function showMedia(tile, media) {
 export function showHand(tile, place) {
   const box = tile.querySelector(".hand-indicator");
   box.hidden = !place;
-  box.replaceChildren(...(place ? [icon("hand"), el("span", { class: "sr-only" }, "Hand raised, place "), String(place)] : []));
-  box.title = place ? `Hand raised (number ${place} in line)` : "";
+  box.replaceChildren(...(place ? [icon("hand"), el("span", { class: "sr-only" }, gettext("Hand raised, place ")), String(place)] : []));
+  box.title = place ? interpolate(gettext("Hand raised (number %(place)s in line)"), { place }) : "";
   tile.classList.toggle("hand-raised", Boolean(place));
+}
+
+// A peer connection's state (RTCPeerConnection.connectionState) in words.
+const LINK_STATES = {
+  new: gettext("connecting…"),
+  connecting: gettext("connecting…"),
+  connected: gettext("connected"),
+  disconnected: gettext("disconnected"),
+  failed: gettext("failed"),
+  closed: gettext("closed"),
+};
+
+export function linkState(state) {
+  return LINK_STATES[state] || state;
 }
 
 export function describeQuality(stats) {
   if (!stats || stats.state !== "connected") return "";
   const parts = [];
   if (stats.rtt !== null) parts.push(`${Math.round(stats.rtt)} ms`);
-  parts.push(`${stats.loss.toFixed(1)}% loss`);
+  parts.push(interpolate(gettext("%(loss)s loss"), { loss: `${stats.loss.toFixed(1)}%` }));
   parts.push(`${Math.round(stats.bitrate / 1000)} kbit/s`);
-  parts.push(stats.relayed ? "relayed" : "direct");
+  parts.push(stats.relayed ? gettext("relayed") : gettext("direct"));
   return parts.join(" · ");
 }
 
 // A one-word grade of a link for the participant list: good, fair or poor.
 export function qualityGrade(stats) {
-  if (!stats || stats.state !== "connected") return stats?.state || "connecting";
-  if (stats.loss > 5 || (stats.rtt ?? 0) > 400) return "poor";
-  if (stats.loss > 1 || (stats.rtt ?? 0) > 200) return "fair";
-  return "good";
+  if (!stats || stats.state !== "connected") return linkState(stats?.state || "connecting");
+  if (stats.loss > 5 || (stats.rtt ?? 0) > 400) return gettext("poor");
+  if (stats.loss > 1 || (stats.rtt ?? 0) > 200) return gettext("fair");
+  return gettext("good");
 }

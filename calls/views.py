@@ -48,7 +48,7 @@ def home(request):
         # only those who would take a call from the viewer show as online
         online = presence_reads.online_users(sorted(accepting_calls_from(user, found)))
         people = [{"user": p, "name": display_name(p), "online": p.pk in online} for p in found]
-    calls = _calls_of(user)[:10]
+    calls = _described(_calls_of(user)[:10], user)
     return render(
         request,
         "calls/home.html",
@@ -81,12 +81,20 @@ def call_list(request):
     """The user's calls, a page at a time, missed ones marked; opening it marks every missed call seen."""
     seen_before = missed.mark_seen(request.user)
     page = Paginator(_calls_of(request.user), CALLS_PER_PAGE).get_page(request.GET.get("page"))
-    for call in page:
-        call.outgoing = call.caller_id == request.user.pk
+    _described(page, request.user, seen_before=seen_before, listing=True)
+    return render(request, "calls/call_list.html", {"page": page})
+
+
+def _described(calls, user, *, seen_before=None, listing: bool = False):
+    """`calls` as `user` lived them: the other person, and "missed" for a call that rang out or was
+    hung up while it rang for them; on the call list, missed calls placed after `seen_before` are new."""
+    calls = list(calls)
+    for call in calls:
+        call.outgoing = call.caller_id == user.pk
         call.other = call.callee if call.outgoing else call.caller
         call.was_missed = not call.outgoing and call.state in missed.MISSED_STATES
-        call.is_new = call.was_missed and (seen_before is None or call.created_at > seen_before)
-    return render(request, "calls/call_list.html", {"page": page})
+        call.is_new = listing and call.was_missed and (seen_before is None or call.created_at > seen_before)
+    return calls
 
 
 SERVICE_WORKER = "calls/js/sw.js"

@@ -11,12 +11,16 @@ the DOM) and from the service worker (its notifications).
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from calls.models import Call, Profile
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.browser.pages import RING_TIMEOUT
+from tests.browser.test_browser import ARTIFACTS
 from tests.helpers import make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -226,3 +230,59 @@ def test_missed_calls_count_live_and_clear_on_the_call_list(browser, user_page, 
     expect(caller.locator("#call-banner")).to_contain_text("bob is calling", timeout=WAIT)
     caller.locator("[data-call-action=decline]").click()
     expect(listing.locator("#call-banner")).to_contain_text("alice declined", timeout=WAIT)
+
+
+def shots(page: Page, name: str, show: str | None = None) -> None:
+    """name[-phone][-dark].png in test-artifacts/, with `show` scrolled into view; nothing scrolls sideways."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for size, suffix in (({"width": 1280, "height": 800}, ""), ({"width": 390, "height": 844}, "-phone")):
+            page.set_viewport_size(size)
+            if show:
+                page.locator(show).scroll_into_view_if_needed()
+            overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name}{suffix} ({scheme}) scrolls sideways by {overflow}px"
+            page.screenshot(path=str(ARTIFACTS / f"{name}{suffix}{'-dark' if scheme == 'dark' else ''}.png"))
+
+
+def test_screenshots_of_the_prompt_the_call_list_and_the_setting(browser, quiet_browser, user_page, servers):
+    alice, ca = make_user("alice")
+    bob, cb = make_user("bob")
+    Profile.objects.filter(user=alice).update(display_name="Alice Martin")
+    Profile.objects.filter(user=bob).update(display_name="Bob Stone")
+    carol, _ = make_user("carol")
+    now = timezone.now()
+    for minutes, caller, callee, state in (
+        (300, bob, carol, Call.State.ENDED),
+        (200, carol, bob, Call.State.DECLINED),
+        (90, alice, bob, Call.State.ENDED),
+        (30, carol, bob, Call.State.MISSED),
+        (5, alice, bob, Call.State.CANCELLED),
+    ):
+        answered = now - timedelta(minutes=minutes - 1) if state == Call.State.ENDED else None
+        Call.objects.create(
+            caller=caller,
+            callee=callee,
+            state=state,
+            created_at=now - timedelta(minutes=minutes),
+            answered_at=answered,
+            ended_at=now - timedelta(minutes=minutes - 13),
+        )
+    caller, _ = user_page(browser, ca, 0, "/?q=bob")
+    # sound blocked: the prompt shows its sound button; notifications allowed: the setting shows "on"
+    callee, _ = user_page(quiet_browser, cb, 1, None, permissions=["notifications"])
+    with callee.expect_websocket() as opened:
+        callee.goto(f"{servers[1].url}/")
+    opened.value.wait_for_event("framereceived", predicate=lambda text: '"hello"' in text, timeout=WAIT)
+    with opened.value.expect_event("framereceived", predicate=lambda text: '"incoming-call"' in text, timeout=WAIT):
+        caller.locator(".call-button[data-username=bob]").click()
+    expect(callee.locator("[data-enable-sound]")).to_be_visible(timeout=WAIT)
+    shots(callee, "incoming-call")
+    callee.locator("[data-call-action=decline]").click()
+    callee.goto(f"{servers[1].url}/calls/")
+    expect(callee.locator("tr.call-row")).to_have_count(6)
+    shots(callee, "call-list")
+    callee.goto(f"{servers[1].url}/profile/")
+    expect(callee.locator("#notify-toggle")).to_be_visible()
+    shots(callee, "notification-setting", show="#notifications")

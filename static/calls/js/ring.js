@@ -85,8 +85,7 @@ function showIncoming(call, name) {
     `<span id="call-banner-text">${say("%(name)s is calling…", { name: escape(name) })}</span>
      <button type="button" class="primary" data-call-action="accept" data-call="${id}">${say("Accept")}</button>
      <button type="button" data-call-action="decline" data-call="${id}">${say("Decline")}</button>
-     <button type="button" class="sound-button" data-enable-sound${hidden}>
-       <span aria-hidden="true">🔇</span> ${say("Click to enable sound")}</button>`,
+     <button type="button" class="sound-button" data-enable-sound${hidden}>${say("Click to enable sound")}</button>`,
     "incoming",
     { dialog: true },
   );

@@ -198,6 +198,18 @@ def test_ringtone_needs_a_gesture_and_the_prompt_is_a_dialog(browser, quiet_brow
     caller.wait_for_url("**/r/*/?call=*", timeout=WAIT)
     assert caller.evaluate("() => sessionStorage.getItem('ringbackAfterAccept')") == '[false,"off"]'
 
+    # when the first call ends, notifications are offered once; "Not now" is remembered
+    callee.wait_for_url("**/r/*/?call=*", timeout=WAIT)
+    call_id = caller.url.rsplit("call=", 1)[1]
+    callee.wait_for_function("() => window.rtc && window.rtc.signaling.open", timeout=WAIT)
+    callee.evaluate("(id) => window.rtc.signaling.send({ type: 'hangup', call: id })", call_id)
+    offer = callee.locator("#call-banner [data-notify-offer=on]")
+    expect(offer).to_have_text("Turn on call notifications", timeout=WAIT)
+    expect(callee.locator("#call-banner")).to_contain_text("ended")
+    callee.locator("#call-banner [data-notify-offer=later]").click()
+    expect(callee.locator("#call-banner")).to_be_hidden()
+    assert callee.evaluate("() => localStorage.getItem('rtc.notifications.offered')") == "1"
+
 
 def test_missed_calls_count_live_and_clear_on_the_call_list(browser, user_page, servers):
     _, ca = make_user("alice")

@@ -21,6 +21,7 @@ from calls.models import Call, Profile
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.browser.pages import RING_TIMEOUT
 from tests.browser.test_browser import ARTIFACTS
+from tests.browser.test_csp import RECORD_VIOLATIONS
 from tests.helpers import make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -104,7 +105,9 @@ def test_a_hidden_tab_notifies_and_the_notification_answers(browser, user_page, 
     _, ca = make_user("alice")
     _, cb = make_user("bob")
     caller, _ = user_page(browser, ca, 0, "/?q=bob")
-    callee, context = user_page(browser, cb, 1, "/", permissions=["notifications"], init_script=HIDEABLE)
+    callee, context = user_page(
+        browser, cb, 1, "/", permissions=["notifications"], init_script=HIDEABLE + RECORD_VIOLATIONS
+    )
     worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
     assert worker.url == f"{servers[1].url}/sw.js"
 
@@ -141,6 +144,8 @@ def test_a_hidden_tab_notifies_and_the_notification_answers(browser, user_page, 
     expect(profile.locator("#notify-state")).to_contain_text("Off")
     toggle.click()
     expect(toggle).to_have_attribute("aria-pressed", "true")
+    for page in (callee, profile):
+        assert page.evaluate("() => window.cspViolations") == [], page.url
 
 
 def test_ringtone_needs_a_gesture_and_the_prompt_is_a_dialog(browser, quiet_browser, user_page, servers):
@@ -215,7 +220,7 @@ def test_missed_calls_count_live_and_clear_on_the_call_list(browser, user_page, 
     _, ca = make_user("alice")
     _, cb = make_user("bob")
     caller, _ = user_page(browser, ca, 0, "/?q=bob")
-    callee, context = user_page(browser, cb, 1, "/")
+    callee, context = user_page(browser, cb, 1, "/", init_script=RECORD_VIOLATIONS)
     badge = callee.locator("#missed-badge")
     expect(badge).to_be_hidden()
     plain_title = callee.title()
@@ -242,6 +247,8 @@ def test_missed_calls_count_live_and_clear_on_the_call_list(browser, user_page, 
     expect(caller.locator("#call-banner")).to_contain_text("bob is calling", timeout=WAIT)
     caller.locator("[data-call-action=decline]").click()
     expect(listing.locator("#call-banner")).to_contain_text("alice declined", timeout=WAIT)
+    for page in (callee, listing):
+        assert page.evaluate("() => window.cspViolations") == [], page.url
 
 
 def shots(page: Page, name: str, show: str | None = None) -> None:

@@ -186,7 +186,7 @@ def test_ringtone_needs_a_gesture_and_the_prompt_is_a_dialog(browser, quiet_brow
     expect(banner).to_have_attribute("role", "alertdialog")
     expect(banner).to_have_attribute("aria-label", "Incoming call")
     expect(callee.locator("[data-call-action=accept]")).to_be_focused()
-    assert calls_state(callee, "sound") == "playing"
+    callee.wait_for_function("() => window.rtcCalls.sound === 'playing'", timeout=WAIT)
     expect(callee.locator("[data-enable-sound]")).to_be_hidden()
     callee.keyboard.press("Escape")
     expect(caller.locator("#call-banner")).to_contain_text("declined", timeout=WAIT)

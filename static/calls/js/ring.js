@@ -20,8 +20,8 @@ import { flashTitle, stopFlashing } from "./title.js";
 const banner = () => document.getElementById("call-banner");
 
 // Read by tests and by call.js: the last call seen, the banner's text, whether a call rings here,
-// whether this tab plays ringback, the sound ("off", "playing", "blocked"), unseen missed calls,
-// and the id of the call last shown as a desktop notification.
+// whether this tab plays ringback, the sound (soundState(): "off", "playing", "blocked", ...),
+// unseen missed calls, and the id of the call last shown as a desktop notification.
 export const calls = {
   last: null,
   shown: "",

@@ -1,17 +1,24 @@
 // Call sounds: the ringtone of an incoming call and the softer ringback a caller hears while it rings.
 // Browsers keep an AudioContext suspended until the page has had a user gesture, so the first
-// pointerdown or keydown anywhere resumes it; until then a tone that should sound is "blocked"
-// and the banner offers a button to enable sound (a click is such a gesture).
+// pointerdown or keydown anywhere unlocks it (created in the gesture, then suspended again so an
+// idle page holds no audio output); until then a tone that should sound is "blocked" and the
+// banner offers a button to enable sound (a click is such a gesture). The context runs only
+// while a tone plays.
 
 let context = null;
+let allowed = false; // a user gesture was seen, or the context ran once: it may run again
 const tones = new Set();
 const listeners = new Set();
 
-function audio(create) {
-  if (!context && create) {
+function audio() {
+  if (!context) {
     try {
       context = new AudioContext();
-      context.addEventListener("statechange", changed);
+      context.addEventListener("statechange", () => {
+        if (context.state === "running") allowed = true;
+        follow();
+        changed();
+      });
     } catch {
       context = null; // no Web Audio: the banner and the title still ring
     }
@@ -19,11 +26,14 @@ function audio(create) {
   return context;
 }
 
-/** "off" (nothing to play), "playing", "blocked" (waiting for a gesture) or "unavailable". */
+const playing = () => [...tones].some((tone) => tone.active);
+
+/** "off" (nothing to play), "playing", "starting" (resuming), "blocked" (waiting for a gesture) or "unavailable". */
 export function soundState() {
-  if (![...tones].some((tone) => tone.active)) return "off";
+  if (!playing()) return "off";
   if (!context) return "unavailable";
-  return context.state === "running" ? "playing" : "blocked";
+  if (context.state === "running") return "playing";
+  return allowed ? "starting" : "blocked";
 }
 
 /** Call `listener(state)` whenever soundState() may have changed. */
@@ -38,28 +48,24 @@ function changed() {
   for (const listener of listeners) listener(state);
 }
 
-/** Resume audio (from a user gesture); resolves once the context runs, or at once if it cannot. */
-export async function unlockSound() {
-  const ctx = audio(true);
-  if (!ctx || ctx.state === "running") return;
-  try {
-    await ctx.resume();
-  } catch {
-    // still blocked: the next gesture tries again
-  }
+// Run the context while a tone plays and the page may play sound; suspend it otherwise.
+function follow() {
+  const ctx = context;
+  if (!ctx || ctx.state === "closed") return;
+  if (playing() && ctx.state === "suspended" && allowed) ctx.resume().catch(() => {});
+  if (!playing() && ctx.state === "running") ctx.suspend().catch(() => {});
+}
+
+/** Unlock audio (call it from a user gesture: a click, a key). */
+export function unlockSound() {
+  allowed = true;
+  audio();
+  follow();
   changed();
 }
 
-function onGesture() {
-  unlockSound().then(() => {
-    if (context && context.state === "running") {
-      document.removeEventListener("pointerdown", onGesture, true);
-      document.removeEventListener("keydown", onGesture, true);
-    }
-  });
-}
-document.addEventListener("pointerdown", onGesture, true);
-document.addEventListener("keydown", onGesture, true);
+document.addEventListener("pointerdown", unlockSound, { capture: true, passive: true });
+document.addEventListener("keydown", unlockSound, { capture: true, passive: true });
 
 // One repeating tone: `cycle(ctx, at)` schedules one period's oscillators (returned) from `at`.
 class Tone {
@@ -75,7 +81,9 @@ class Tone {
   start() {
     if (this.active) return;
     this.active = true;
-    audio(true);
+    allowed ||= Boolean(navigator.userActivation?.hasBeenActive);
+    audio();
+    follow();
     this.tick();
     this.timer = setInterval(() => this.tick(), this.period * 1000);
     changed();
@@ -105,6 +113,7 @@ class Tone {
       }
     }
     this.nodes = [];
+    follow();
     changed();
   }
 }

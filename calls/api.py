@@ -18,10 +18,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from calls import turn
+from calls import missed, turn
 from calls.models import Call, Profile, Room
 from calls.serializers import (
     CallSerializer,
+    CallsSeenSerializer,
     MeSerializer,
     PresenceSerializer,
     RoomPeerSerializer,
@@ -70,6 +71,19 @@ class MeView(APIView):
     def get(self, request):
         Profile.for_user(request.user)
         return Response(MeSerializer(request.user).data)
+
+
+class CallsSeen(APIView):
+    """Mark every missed call seen (as opening the call list does): `missed_calls` in /api/me/ drops to 0."""
+
+    throttle_classes = [WriteThrottle]
+    throttle_scope = "writes"
+
+    @extend_schema(request=None, responses=CallsSeenSerializer)
+    def post(self, request):
+        missed.mark_seen(request.user)
+        body = {"missed_calls": missed.unseen_count(request.user), "calls_seen_at": request.user.profile.calls_seen_at}
+        return Response(CallsSeenSerializer(body).data)
 
 
 def visible_rooms(user):

@@ -14,6 +14,7 @@ def public(view):
 
 urlpatterns = [
     path("me/", public(api.MeView), name="api-me"),
+    path("me/calls-seen/", public(api.CallsSeen), name="api-calls-seen"),
     path("rooms/", public(api.RoomList), name="api-rooms"),
     path("rooms/<str:room_id>/", public(api.RoomDetail), name="api-room"),
     path("rooms/<str:room_id>/peers/", public(api.RoomPeers), name="api-room-peers"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from calls import missed
 from calls.models import Call, Room, display_name
 
 
@@ -24,6 +25,16 @@ class MeSerializer(serializers.Serializer):
     display_name = serializers.CharField(source="profile.display_name")
     calls_from = serializers.CharField(source="profile.calls_from")
     is_staff = serializers.BooleanField()
+    missed_calls = serializers.SerializerMethodField()
+
+    def get_missed_calls(self, user) -> int:
+        """Missed calls (rang out, or the caller hung up while it rang) placed since the user last saw them."""
+        return missed.unseen_count(user)
+
+
+class CallsSeenSerializer(serializers.Serializer):
+    missed_calls = serializers.IntegerField(help_text="Unseen missed calls left (0 unless one was missed meanwhile)")
+    calls_seen_at = serializers.DateTimeField(help_text="Missed calls placed after this moment count as new")
 
 
 class RoomSerializer(serializers.ModelSerializer):

@@ -13,6 +13,8 @@ urlpatterns = [
     path("rooms/new/", views.room_create, name="room-create"),
     path("rooms/<str:room_id>/lock/", views.room_lock, name="room-lock"),
     path("r/<str:room_id>/", views.room, name="room"),
+    path("calls/", views.call_list, name="call-list"),
+    path("sw.js", views.service_worker, name="service-worker"),
     # accounts
     path("signup/", accounts.signup, name="signup"),
     path("profile/", accounts.profile, name="profile"),

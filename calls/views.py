@@ -1,10 +1,16 @@
-"""Site pages: home (rooms, people, recent calls) and the call page."""
+"""Site pages: home (rooms, people, recent calls), the call list, the call page and the service worker."""
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from calls import throttles, turn
+from calls import missed, throttles, turn
 from calls.forms import RoomForm
 from calls.models import Call, Room, accepting_calls_from, display_name, user_info
 from calls.signaling import presence_reads, protocol, rooms
@@ -43,16 +49,83 @@ def home(request):
         # only those who would take a call from the viewer show as online
         online = presence_reads.online_users(sorted(accepting_calls_from(user, found)))
         people = [{"user": p, "name": display_name(p), "online": p.pk in online} for p in found]
-    calls = (
-        Call.objects.filter(Q(caller=user) | Q(callee=user))
-        .select_related("caller__profile", "callee__profile")
-        .order_by("-created_at")[:10]
-    )
+    calls = _described(_calls_of(user)[:10], user)
     return render(
         request,
         "calls/home.html",
-        {"rooms": my_rooms, "room_form": RoomForm(), "query": query, "people": people, "calls": calls},
+        {
+            "rooms": my_rooms,
+            "room_form": RoomForm(),
+            "query": query,
+            "people": people,
+            "calls": calls,
+            "missed_count": missed.unseen_count(user),
+        },
     )
+
+
+def _calls_of(user):
+    """`user`'s calls, as caller or callee, newest first."""
+    return (
+        Call.objects.filter(Q(caller=user) | Q(callee=user))
+        .select_related("caller__profile", "callee__profile")
+        .order_by("-created_at", "-pk")
+    )
+
+
+CALLS_PER_PAGE = 25
+
+
+@require_GET
+@never_cache
+def call_list(request):
+    """The user's calls, a page at a time, missed ones marked; opening it marks every missed call seen."""
+    seen_before = missed.mark_seen(request.user)
+    page = Paginator(_calls_of(request.user), CALLS_PER_PAGE).get_page(request.GET.get("page"))
+    _described(page, request.user, seen_before=seen_before, listing=True)
+    return render(request, "calls/call_list.html", {"page": page})
+
+
+def _described(calls, user, *, seen_before=None, listing: bool = False):
+    """`calls` as `user` lived them: the other person, and "missed" for a call that rang out or was
+    hung up while it rang for them; on the call list, missed calls placed after `seen_before` are new."""
+    calls = list(calls)
+    for call in calls:
+        call.outgoing = call.caller_id == user.pk
+        call.other = call.callee if call.outgoing else call.caller
+        call.was_missed = not call.outgoing and call.state in missed.MISSED_STATES
+        call.is_new = listing and call.was_missed and (seen_before is None or call.created_at > seen_before)
+    return calls
+
+
+SERVICE_WORKER = "calls/js/sw.js"
+
+
+@lru_cache(maxsize=1)
+def _service_worker_source() -> bytes:
+    """The worker's text: from the source folders, else from the collected files (read once a process)."""
+    found = finders.find(SERVICE_WORKER)
+    if found:
+        with open(found, "rb") as source:
+            return source.read()
+    with staticfiles_storage.open(SERVICE_WORKER) as source:
+        return source.read()
+
+
+@login_not_required
+@require_GET
+def service_worker(request):
+    """/sw.js: served at the root so its scope is the whole site (notification actions for every page).
+
+    Not a hashed static file: a worker's URL must stay the same for the browser to update it,
+    and `no-cache` makes the browser check for a new release on every registration.
+    """
+    if settings.DEBUG:
+        _service_worker_source.cache_clear()
+    response = HttpResponse(_service_worker_source(), content_type="text/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 def _too_many(request, reason: str, retry_after: int) -> HttpResponse:

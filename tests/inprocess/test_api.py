@@ -40,6 +40,7 @@ def people(redis):
 
 ENDPOINTS = [
     ("get", "/api/me/"),
+    ("post", "/api/me/calls-seen/"),
     ("get", "/api/rooms/"),
     ("post", "/api/rooms/"),
     ("get", "/api/rooms/{room}/"),

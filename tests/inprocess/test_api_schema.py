@@ -30,6 +30,7 @@ def operations() -> list[tuple[str, str, set[int]]]:
 def test_the_schema_covers_the_api():
     paths = {path for _, path, _ in operations()}
     assert {"/api/ws-ticket/", "/api/turn-credentials/", "/api/presence/", "/api/rooms/{room_id}/"} <= paths
+    assert "/api/me/calls-seen/" in paths
     assert all(declared for _, _, declared in operations())
 
 

@@ -1,22 +1,40 @@
 // Direct calls in the page: place a call, ring on every tab, accept or decline, and follow
 // the server's call-state (ringing, accepted, declined, missed, cancelled, busy, ended).
+// An incoming call rings with a tone, a flashing title, a banner (an alertdialog: focus on
+// Accept, Escape declines) and, while the tab is hidden, a desktop notification; the tab that
+// placed a call plays ringback until the call leaves "ringing". Missed calls add to the count.
+import { gettext, interpolate } from "./i18n.js";
+import { addMissed, missedCount, onMissedChange } from "./missed.js";
+import {
+  closeCallNotification,
+  dismissOffer,
+  notifyCall,
+  onNotificationAction,
+  shouldOffer,
+  turnOn,
+} from "./notify.js";
 import { ERROR_MESSAGES } from "./protocol.js";
+import { onSoundChange, ringback, ringtone, soundState, unlockSound } from "./sounds.js";
+import { flashTitle, stopFlashing } from "./title.js";
 
 const banner = () => document.getElementById("call-banner");
-let ringTone = null;
-let titleTimer = null;
-const originalTitle = document.title;
 
-export const calls = { last: null, shown: "" }; // read by tests and by call.js
+// Read by tests and by call.js: the last call seen, the banner's text, whether a call rings here,
+// whether this tab plays ringback, the sound (soundState(): "off", "playing", "blocked", ...),
+// unseen missed calls, and the id of the call last shown as a desktop notification.
+export const calls = {
+  last: null,
+  shown: "",
+  ringing: false,
+  ringback: false,
+  sound: "off",
+  missed: missedCount(),
+  notified: null,
+};
 
-function show(html, state) {
-  const box = banner();
-  if (!box) return;
-  box.innerHTML = html;
-  box.dataset.state = state || "";
-  box.hidden = !html;
-  calls.shown = box.textContent.trim();
-}
+let incoming = null; // {id, name} of the call ringing here
+let outgoing = null; // id of the call this tab placed, while it rings
+let returnFocus = null; // where focus was before the incoming-call prompt took it
 
 function escape(text) {
   const span = document.createElement("span");
@@ -24,40 +42,92 @@ function escape(text) {
   return span.innerHTML;
 }
 
-function startRinging(name) {
-  stopRinging();
-  let on = false;
-  titleTimer = setInterval(() => {
-    document.title = (on = !on) ? `📞 ${name} is calling` : originalTitle;
-  }, 800);
-  try {
-    const audio = new AudioContext();
-    const gain = audio.createGain();
-    gain.gain.value = 0.05;
-    gain.connect(audio.destination);
-    const beep = () => {
-      const tone = audio.createOscillator();
-      tone.frequency.value = 660;
-      tone.connect(gain);
-      tone.start();
-      tone.stop(audio.currentTime + 0.4);
-    };
-    beep();
-    ringTone = { audio, timer: setInterval(beep, 1500) };
-  } catch {
-    ringTone = null; // no audio output: the banner and title still ring
+// Translated text for markup: callers pass the gettext call itself, so the catalogs find each string.
+const say = (text, values = {}) => interpolate(escape(text), values);
+
+function show(html, state, { dialog = false } = {}) {
+  const box = banner();
+  if (!box) return;
+  const hadFocus = box.contains(document.activeElement);
+  box.innerHTML = html;
+  box.dataset.state = state || "";
+  box.hidden = !html;
+  if (dialog) {
+    box.setAttribute("role", "alertdialog");
+    box.setAttribute("aria-label", gettext("Incoming call"));
+    box.setAttribute("aria-describedby", "call-banner-text");
+  } else {
+    box.setAttribute("role", "status");
+    box.removeAttribute("aria-label");
+    box.removeAttribute("aria-describedby");
   }
+  calls.shown = box.textContent.trim();
+  if (!dialog && hadFocus) restoreFocus();
+}
+
+function restoreFocus() {
+  const target = returnFocus;
+  returnFocus = null;
+  if (target && target.isConnected && target !== document.body) target.focus();
+}
+
+function soundChanged(state = soundState()) {
+  calls.sound = state;
+  const button = banner()?.querySelector("[data-enable-sound]");
+  if (button) button.hidden = !(incoming && state === "blocked");
+}
+onSoundChange(soundChanged);
+onMissedChange((count) => (calls.missed = count));
+
+function showIncoming(call, name) {
+  const id = escape(call.id);
+  const hidden = soundState() === "blocked" ? "" : " hidden";
+  show(
+    `<span id="call-banner-text">${say(gettext("%(name)s is calling…"), { name: escape(name) })}</span>
+     <button type="button" class="primary" data-call-action="accept" data-call="${id}">${say(gettext("Accept"))}</button>
+     <button type="button" data-call-action="decline" data-call="${id}">${say(gettext("Decline"))}</button>
+     <button type="button" class="sound-button" data-enable-sound${hidden}>${say(gettext("Click to enable sound"))}</button>`,
+    "incoming",
+    { dialog: true },
+  );
+  const active = document.activeElement;
+  if (!banner()?.contains(active)) returnFocus = active;
+  banner()?.querySelector("[data-call-action=accept]")?.focus();
+}
+
+function startRinging(call, name) {
+  stopRinging();
+  incoming = { id: call.id, name };
+  calls.ringing = true;
+  flashTitle(interpolate(gettext("📞 %(name)s is calling"), { name }));
+  ringtone.start();
+  soundChanged();
+  notifyHidden(call);
+}
+
+function notifyHidden(call) {
+  if (!incoming || calls.notified === call.id) return;
+  notifyCall(call, incoming.name)
+    .then((shown) => {
+      if (shown) calls.notified = call.id;
+    })
+    .catch(() => {}); // a notification that cannot show: the tab still rings
 }
 
 function stopRinging() {
-  clearInterval(titleTimer);
-  titleTimer = null;
-  document.title = originalTitle;
-  if (ringTone) {
-    clearInterval(ringTone.timer);
-    ringTone.audio.close();
-    ringTone = null;
-  }
+  if (!incoming) return;
+  closeCallNotification(incoming.id).catch(() => {});
+  incoming = null;
+  calls.ringing = false;
+  stopFlashing();
+  ringtone.stop();
+  soundChanged();
+}
+
+function stopRingback() {
+  outgoing = null;
+  calls.ringback = false;
+  ringback.stop();
 }
 
 function other(call, me) {
@@ -65,15 +135,50 @@ function other(call, me) {
   return person.display_name || person.username;
 }
 
+function offerNotifications(text) {
+  show(
+    `<span>${text}</span>
+     <span>${say(gettext("Get a notification when someone calls while this tab is in the background?"))}</span>
+     <button type="button" class="primary" data-notify-offer="on">${say(gettext("Turn on call notifications"))}</button>
+     <button type="button" data-notify-offer="later">${say(gettext("Not now"))}</button>`,
+    "ended",
+  );
+}
+
+async function answerOffer(choice) {
+  if (choice !== "on") {
+    dismissOffer();
+    show("", "");
+    return;
+  }
+  const state = await turnOn();
+  const words = {
+    on: "Call notifications are on.",
+    blocked: "The browser blocked notifications; you can allow them in its site settings.",
+  };
+  show(words[state] ? `<span>${say(words[state])}</span>` : "", state);
+}
+
 export function attachCalls(signaling, { me, onEnded } = {}) {
-  const act = (type, callId) => signaling.send({ type, call: callId });
+  const answer = (action, callId) => {
+    signaling.send({ type: action, call: callId });
+    if (action !== "accept") show("", "");
+    stopRinging();
+  };
 
   document.addEventListener("click", async (event) => {
     const button = event.target.closest("[data-call-action]");
     if (button) {
-      act(button.dataset.callAction, button.dataset.call);
-      if (button.dataset.callAction !== "accept") show("", "");
-      stopRinging();
+      answer(button.dataset.callAction, button.dataset.call);
+      return;
+    }
+    if (event.target.closest("[data-enable-sound]")) {
+      unlockSound();
+      return;
+    }
+    const offer = event.target.closest("[data-notify-offer]");
+    if (offer) {
+      answerOffer(offer.dataset.notifyOffer);
       return;
     }
     const call = event.target.closest(".call-button");
@@ -86,17 +191,27 @@ export function attachCalls(signaling, { me, onEnded } = {}) {
     }
   });
 
+  banner()?.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && incoming && banner().dataset.state === "incoming") {
+      event.preventDefault();
+      answer("decline", incoming.id);
+    }
+  });
+
+  onNotificationAction((action, callId) => {
+    if ((action === "accept" || action === "decline") && (!incoming || incoming.id === callId)) answer(action, callId);
+  });
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden" && incoming && calls.last) notifyHidden(calls.last);
+  });
+
   signaling.addEventListener("incoming-call", ({ detail }) => {
     const call = detail.call;
     calls.last = call;
-    const name = escape(call.caller.display_name || call.caller.username);
-    show(
-      `<span>${name} is calling…</span>
-       <button class="primary" data-call-action="accept" data-call="${call.id}">Accept</button>
-       <button data-call-action="decline" data-call="${call.id}">Decline</button>`,
-      "incoming",
-    );
-    startRinging(call.caller.display_name || call.caller.username);
+    const name = call.caller.display_name || call.caller.username;
+    startRinging(call, name);
+    showIncoming(call, name);
   });
 
   signaling.addEventListener("call-state", ({ detail }) => {
@@ -105,42 +220,61 @@ export function attachCalls(signaling, { me, onEnded } = {}) {
     const name = escape(other(call, me));
     const mine = call.by_peer === signaling.peer;
     const iAmCaller = call.caller.id === me;
+    if (call.state !== "ringing") {
+      if (outgoing === call.id) stopRingback();
+      if (incoming && incoming.id === call.id) stopRinging();
+      if (!iAmCaller) closeCallNotification(call.id).catch(() => {});
+    }
     switch (call.state) {
       case "ringing":
         if (iAmCaller) {
-          show(`<span>Ringing ${name}…</span> <button data-call-action="cancel" data-call="${call.id}">Cancel</button>`, "ringing");
+          show(
+            `<span>${say(gettext("Ringing %(name)s…"), { name })}</span>
+             <button type="button" data-call-action="cancel" data-call="${escape(call.id)}">${say(gettext("Cancel"))}</button>`,
+            "ringing",
+          );
+          if (mine && outgoing !== call.id) {
+            outgoing = call.id;
+            calls.ringback = true;
+            ringback.start();
+          }
         }
         break;
       case "accepted":
-        stopRinging();
         if (iAmCaller || mine) {
-          show(`<span>Connecting to ${name}…</span>`, "accepted");
+          show(`<span>${say(gettext("Connecting to %(name)s…"), { name })}</span>`, "accepted");
           const target = `/r/${call.room}/?call=${call.id}`;
           if (location.pathname !== `/r/${call.room}/`) location.assign(target);
         } else {
-          show(`<span>Answered elsewhere.</span>`, "answered-elsewhere");
+          show(`<span>${say(gettext("Answered elsewhere."))}</span>`, "answered-elsewhere");
         }
         break;
       case "declined":
-        stopRinging();
-        show(iAmCaller ? `<span>${name} declined.</span>` : "", "declined");
+        show(iAmCaller ? `<span>${say(gettext("%(name)s declined."), { name })}</span>` : "", "declined");
         break;
       case "missed":
-        stopRinging();
-        show(iAmCaller ? `<span>${name} did not answer (missed).</span>` : `<span>Missed call from ${name}.</span>`, "missed");
+        if (!iAmCaller) addMissed(call.id);
+        show(
+          iAmCaller
+            ? `<span>${say(gettext("%(name)s did not answer (missed)."), { name })}</span>`
+            : `<span>${say(gettext("Missed call from %(name)s."), { name })}</span>`,
+          "missed",
+        );
         break;
       case "cancelled":
-        stopRinging();
-        show(iAmCaller ? "" : `<span>${name} hung up before you answered (missed).</span>`, "cancelled");
+        if (!iAmCaller) addMissed(call.id);
+        show(iAmCaller ? "" : `<span>${say(gettext("%(name)s hung up before you answered (missed)."), { name })}</span>`, "cancelled");
         break;
       case "busy":
-        show(`<span>${name} is busy in another call.</span>`, "busy");
+        show(`<span>${say(gettext("%(name)s is busy in another call."), { name })}</span>`, "busy");
         break;
-      case "ended":
-        stopRinging();
-        show(`<span>Call with ${name} ended.</span>`, "ended");
+      case "ended": {
+        const text = say(gettext("Call with %(name)s ended."), { name });
+        if (shouldOffer()) offerNotifications(text);
+        else show(`<span>${text}</span>`, "ended");
         if (onEnded) onEnded(call);
         break;
+      }
     }
   });
 }

@@ -3,7 +3,7 @@
 // newer server or a ringing call is noticed on the pre-join screen); the room is joined on "Join now".
 import { ChatPanel } from "./chat.js";
 import { wireControls } from "./controls.js";
-import { interpolate, ngettext } from "./i18n.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 import { LocalMedia } from "./local.js";
 import { JOIN_TO_WATCH } from "./media.js";
 import { Mesh, nameOf } from "./mesh.js";
@@ -16,7 +16,6 @@ import { Signaling } from "./signaling.js";
 import { Stage, wirePip } from "./speaker.js";
 import { chime, toast } from "./toast.js";
 import { el, notice, setButton, setCount, showMedia } from "./ui.js";
-import { gettext, interpolate } from "./i18n.js";
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
 const $ = (id) => document.getElementById(id);

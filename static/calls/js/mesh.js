@@ -1,12 +1,11 @@
 // The remote side of the call: one PeerLink and two tiles (the person, their screen share) per
 // remote peer, their media state and raised hands as the server last said, the participant
 // list rows, and the send limits that follow the size of the mesh.
-import { interpolate, ngettext } from "./i18n.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 import { applySpeaker } from "./media.js";
 import { PeerLink } from "./peer.js";
 import { cameraEncoding, screenEncoding } from "./quality.js";
 import { describeQuality, linkState, notice, qualityGrade, remoteTile, setButton, setCount, showHand, showMedia } from "./ui.js";
-import { gettext, interpolate } from "./i18n.js";
 
 export const nameOf = (user) => user?.display_name || user?.username || gettext("guest");
 

@@ -119,9 +119,15 @@ def test_signed_in_pages_pass_axe(open_page):
     ben, _ = make_user("ben")
     for state in (Call.State.MISSED, Call.State.ENDED, Call.State.DECLINED):  # the history's state chips
         Call.objects.create(caller=user, callee=ben, state=state)
+    Call.objects.create(caller=ben, callee=user, state=Call.State.MISSED)  # the nav badge, the note, "new"
     page = open_page(cookie, 0, "/?q=ben")
+    site = page.url.split("/?")[0]
+    expect(page.locator("#missed-badge")).to_be_visible()
     check_schemes(page, "home")
-    page.goto(page.url.split("/?")[0] + "/password/change/")
+    page.goto(site + "/calls/")
+    expect(page.locator(".new-tag")).to_be_visible()
+    check_schemes(page, "call list")
+    page.goto(site + "/password/change/")
     check_schemes(page, "password change")
     page.goto(page.url.replace("/password/change/", "/profile/"))
     check_schemes(page, "profile")
@@ -130,6 +136,22 @@ def test_signed_in_pages_pass_axe(open_page):
     expect(page.locator(".messages li")).to_have_text("Profile saved.")
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     check_schemes(page, "profile saved, dark theme")
+
+
+def test_the_incoming_call_prompt_passes_axe(open_page):
+    """The prompt as the callee sees it (a dialog over the home page), in both schemes."""
+    _, ann = make_user("ann")
+    _, ben = make_user("ben")
+    callee = open_page(ben, 1, "/")
+    caller = open_page(ann, 0, "/?q=ben")
+    expect(caller.locator("#who")).to_be_visible()
+    caller.wait_for_function("() => window.rtcSignaling?.peer", timeout=WAIT)
+    callee.wait_for_function("() => window.rtcSignaling?.peer", timeout=WAIT)
+    caller.locator(".call-button[data-username=ben]").click()
+    prompt = callee.get_by_role("alertdialog")
+    expect(prompt).to_contain_text("is calling", timeout=WAIT)
+    check_schemes(callee, "incoming call prompt")
+    check_schemes(caller, "ringing")
 
 
 def test_call_page_passes_axe(open_page):

@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 
 from calls.signaling.consumer import SignalingConsumer
 from calls.signaling.node import node as this_node
+from tests.helpers import PASSWORD
 
 APP = SignalingConsumer.as_asgi()
 
@@ -184,3 +185,11 @@ async def listen(redis):
         for group in listener.groups:
             with contextlib.suppress(Exception):
                 await layer.group_discard(group, listener.channel)
+
+
+@pytest.fixture
+def alice(client, redis):
+    """A user signed in on the test client (pages and API tests)."""
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    client.force_login(user)
+    return user

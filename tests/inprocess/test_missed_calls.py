@@ -40,7 +40,7 @@ def missed(user) -> int:
 def badge(client: Client) -> str:
     """The nav badge's number on the home page ('' when it is hidden)."""
     page = client.get("/").content.decode()
-    found = re.search(r'id="missed-badge" class="badge" data-count="(\d+)"( hidden)?', page)
+    found = re.search(r'id="missed-badge" class="count-badge" data-count="(\d+)"( hidden)?', page)
     assert found, "no badge in the nav"
     return "" if found.group(2) else found.group(1)
 

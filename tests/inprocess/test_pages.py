@@ -13,13 +13,6 @@ from tests.helpers import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(client, redis):
-    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
-    client.force_login(user)
-    return user
-
-
 def test_home_lists_own_rooms_people_and_calls(client, alice):
     bob = get_user_model().objects.create_user("bob", "bob@example.com", PASSWORD)
     Room.objects.create(name="Bob's secret", owner=bob)

@@ -19,13 +19,6 @@ from tests.helpers import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(client, redis):
-    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
-    client.force_login(user)
-    return user
-
-
 def _speaks(user, language: str) -> None:
     Profile.objects.update_or_create(user=user, defaults={"language": language})
 

@@ -91,7 +91,7 @@ def test_opening_the_call_list_clears_the_count_everywhere(people):
     assert badge(client) == "2"
     page = client.get("/calls/").content.decode()
     assert page.count('class="call-row missed new"') == 2
-    assert re.search(r'id="missed-badge" class="badge" data-count="0" hidden', page)  # cleared on this very page
+    assert re.search(r'id="missed-badge" class="count-badge" data-count="0" hidden', page)  # cleared on this very page
     assert missed(bob) == 0 and badge(client) == ""
     assert Profile.objects.get(user=bob).calls_seen_at is not None
     # seen is seen: marked missed but no longer new; a newer one counts again

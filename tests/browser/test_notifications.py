@@ -148,6 +148,22 @@ def test_a_hidden_tab_notifies_and_the_notification_answers(browser, user_page, 
         assert page.evaluate("() => window.cspViolations") == [], page.url
 
 
+def test_a_refused_permission_shows_as_blocked_and_the_setting_stops_asking(browser, user_page, servers):
+    """Headless Chromium refuses a permission it was not granted, as a person clicking Block does."""
+    _, cookie = make_user("dana")
+    page, _ = user_page(browser, cookie, 0, "/profile/")
+    toggle, state = page.locator("#notify-toggle"), page.locator("#notify-state")
+    expect(state).to_have_text("Off in this browser.", timeout=WAIT)
+    toggle.click()
+    expect(state).to_contain_text("Blocked by the browser", timeout=WAIT)
+    expect(toggle).to_be_disabled()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate("() => Notification.permission") == "denied"
+    page.reload()  # the browser's refusal is what the page reads, not something it remembered
+    expect(page.locator("#notify-state")).to_contain_text("Blocked by the browser", timeout=WAIT)
+    expect(page.locator("#notify-toggle")).to_be_disabled()
+
+
 def test_ringtone_needs_a_gesture_and_the_prompt_is_a_dialog(browser, quiet_browser, user_page, servers):
     _, ca = make_user("alice")
     _, cb = make_user("bob")

@@ -208,6 +208,32 @@ def test_raised_hands_queue_in_order_the_owner_lowers_one_and_leavers_drop_out(o
     expect(cat_page.locator("figure.tile.local .hand-indicator")).to_contain_text("1")
 
 
+def test_someone_who_leaves_while_the_statistics_are_read_is_not_listed_again(open_page):
+    """The page reads each link's statistics every few seconds; a departure during a reading stays a departure."""
+    ann, ca = make_user("ann")
+    room = Room.objects.create(name="Stand-up", owner=ann)
+    ann_page = enter(open_page, ca, 0, room)
+    ben_page = enter(open_page, make_user("ben")[1], 1, room)
+    everyone_sees([ann_page, ben_page], 2)
+    ben = peer_of(ben_page)
+    # Ann's page starts a reading whose answer for Ben's link is held back until he has left.
+    ann_page.evaluate(
+        """(ben) => {
+            const link = window.rtc.mesh.links.get(ben).link;
+            const read = link.stats.bind(link);
+            link.stats = () => new Promise((resolve) => { window.releaseStats = () => read().then(resolve); });
+            window.reading = window.rtc.mesh.stats();
+        }""",
+        ben,
+    )
+    ben_page.locator("#hangup").click()
+    ben_page.locator("#leave-dialog #leave-confirm").click()
+    expect(row(ann_page, ben)).to_have_count(0, timeout=WAIT)  # his peer-left arrived
+    ann_page.evaluate("async () => { await window.releaseStats(); await window.reading; }")
+    expect(row(ann_page, ben)).to_have_count(0)
+    expect(ann_page.locator("#people-panel li.participant")).to_have_count(1)
+
+
 def test_the_owner_removes_someone_who_cannot_return_until_let_in(open_page, servers):
     ann, ca = make_user("ann")
     ben, cb = make_user("ben")

@@ -111,11 +111,15 @@ export class ParticipantsPanel extends EventTarget {
     if (!this.#owner) this.setRemoved([]);
   }
 
-  /** Add a participant or merge a partial update into one. */
+  /** Add a participant (an update with its name) or merge a partial update into one.
+   *
+   * A partial update for someone not listed is dropped: it comes from a reading that was under
+   * way when they left (connection statistics, say), and must not list them again. */
   upsert(peer, update = {}) {
     peer = String(peer);
     let person = this.#people.get(peer);
     if (!person) {
+      if (!("name" in update)) return;
       person = { name: "", self: false, owner: false, media: null, quality: "", speaking: false, removing: false };
       person.row = this.#createRow(peer, person);
       this.#people.set(peer, person);

@@ -213,6 +213,21 @@ class Yardstick:
         self.stack.stop()
 
 
+def settle(pids: list[int], share: float = 0.05, window: float = 0.5, timeout: float = 30.0) -> float:
+    """Wait (at most `timeout` s) until the servers use under `share` of a core over `window` s.
+
+    What an earlier scenario left behind (departures, write-behind, a collector) is then not
+    charged to the next one. Returns the seconds waited.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = cpu_seconds(pids)
+        time.sleep(window)
+        if cpu_seconds(pids) - before < share * window:
+            break
+    return time.monotonic() - started
+
+
 class CpuMeter:
     """The servers' CPU seconds over each relay step, read from /proc when the generator reports.
 
@@ -295,6 +310,7 @@ def scenario_relay(
 ) -> list[dict]:
     """Relay steps between `pairs` two-peer rooms split across the processes, with the servers' CPU per step."""
     seeded = bench.seed(pairs * 2, pairs, max_peers=2)
+    settle(bench.pids())
     config = {**relay_config(bench.urls(), seeded, pairs, rates, duration, 1500, pattern),
               "system": bench.system, "announce": True}  # fmt: skip
     meter = CpuMeter(bench.pids())
@@ -315,6 +331,7 @@ def max_sustained(steps: list[dict]) -> float:
 
 def scenario_memory(bench: Bench | Yardstick, connections: int = 2000) -> dict:
     seeded = bench.seed(100, 1)
+    settle(bench.pids())
     before = bench.rss_kib()
     measured: dict = {}
 
@@ -340,6 +357,7 @@ def scenario_memory(bench: Bench | Yardstick, connections: int = 2000) -> dict:
 
 def scenario_joins(bench: Bench | Yardstick, peers: int = 1000, per_room: int = 5) -> dict:
     seeded = bench.seed(200, peers // per_room, max_peers=per_room)
+    settle(bench.pids())
     config = {"mode": "joins", "system": bench.system, "servers": bench.urls(), "sessions": seeded["sessions"],
               "rooms": seeded["rooms"], "peers": peers}  # fmt: skip
     return loadgen(config, bench.work, show)[-1]

@@ -82,7 +82,16 @@ const drivers = {
       return next(peer, ["joined", "error"]);
     },
     send(peer, type, frame) { peer.ws.send(JSON.stringify({ type, ...frame })); },
-    close(peer) { peer.ws.terminate(); },
+    // A clean close (1000), as socket.io-client's disconnect() is: the server removes the
+    // peer at once instead of holding it for the resume window and reaping it later.
+    close(peer) {
+      if (peer.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => { peer.ws.terminate(); resolve(); }, 10000);
+        peer.ws.once("close", () => { clearTimeout(timer); resolve(); });
+        peer.ws.close(1000);
+      });
+    },
   },
   yardstick: {
     open: openYardstick,
@@ -91,7 +100,7 @@ const drivers = {
       return reply.error ? { type: "error", code: reply.error } : { type: "joined", ...reply };
     },
     send(peer, type, frame) { peer.socket.emit(type, frame); },
-    close(peer) { peer.socket.disconnect(); },
+    close(peer) { peer.socket.disconnect(); return Promise.resolve(); },
   },
 };
 const driver = drivers[config.system ?? "rtcsite"];
@@ -169,7 +178,7 @@ async function relay() {
       p99_ms: percentile(latencies, 99), max_ms: latencies.at(-1) ?? null, elapsed_s: elapsed,
     });
   }
-  for (const { a, b } of list) { driver.close(a); driver.close(b); }
+  await Promise.all(list.flatMap(({ a, b }) => [driver.close(a), driver.close(b)]));
 }
 
 async function idle() {
@@ -184,7 +193,7 @@ async function idle() {
   }
   out({ step: "idle", ready: peers.length });
   await sleep(config.hold * 1000);
-  for (const p of peers) driver.close(p);
+  await Promise.all(peers.map((p) => driver.close(p)));
 }
 
 async function joins() {
@@ -209,7 +218,7 @@ async function joins() {
   const peers = await Promise.all(tasks);
   const elapsed = (now() - started) / 1000;
   out({ step: "joins", peers: config.peers, joined: config.peers - failures, failures, reasons, elapsed_s: elapsed });
-  for (const p of peers) if (p) driver.close(p);
+  await Promise.all(peers.filter(Boolean).map((p) => driver.close(p)));
 }
 
 const modes = { relay, idle, joins };

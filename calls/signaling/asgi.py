@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from calls.signaling import backpressure, sweeps
+from calls.signaling import backpressure, handshake, sweeps
 from calls.signaling.node import node
 
 
@@ -23,5 +23,9 @@ class NodeLifecycle:
             if transport is not None:
                 backpressure.write_eagerly(transport)
             receive = backpressure.lighter_receive(send, receive)
-            scope = {**scope, backpressure.SCOPE_KEY: transport, backpressure.WRITER_KEY: backpressure.writer_of(send)}
+            # Added to, not copied: daphne builds each connection its own scope and never reads it
+            # again, and every copy would be held by an awaiting frame for the connection's life.
+            scope[backpressure.SCOPE_KEY] = transport
+            scope[backpressure.WRITER_KEY] = backpressure.writer_of(send)
+            scope[handshake.RELEASE_KEY] = handshake.releaser(send)
         return await self.app(scope, receive, send)

@@ -66,6 +66,7 @@ class SignalingAuthStack:
       no Origin is needed and cookies are ignored.
     - Without either, the handshake is refused.
     An unknown, expired or used ticket leaves the user anonymous; the consumer closes 4401.
+    The user is added to the scope, not to a copy (see calls.signaling.asgi).
     """
 
     def __init__(self, inner) -> None:
@@ -78,15 +79,15 @@ class SignalingAuthStack:
             if not valid_origin(scope):
                 return await WebsocketDenier()(scope, receive, send)
             cookies = parse_cookie(header(scope, b"cookie") or "")
-            user, info = await _session_user(cookies.get(settings.SESSION_COOKIE_NAME))
-            return await self.inner({**scope, "user": user, "user_info": info}, receive, send)
+            scope["user"], scope["user_info"] = await _session_user(cookies.get(settings.SESSION_COOKIE_NAME))
+            return await self.inner(scope, receive, send)
         if header(scope, b"origin") is not None and not valid_origin(scope):
             # A browser presenting a ticket must still come from one of our origins.
             return await WebsocketDenier()(scope, receive, send)
         user_id = await tickets.redeem(ticket)
         user, info = await _load_user(user_id) if user_id is not None else (AnonymousUser(), None)
-        headers = [(k, v) for k, v in scope.get("headers", ()) if k != b"cookie"]
-        scope = {**scope, "headers": headers, "user": user, "user_info": info, "auth": "ticket"}
+        scope["headers"] = [(k, v) for k, v in scope.get("headers", ()) if k != b"cookie"]
+        scope.update(user=user, user_info=info, auth="ticket")
         return await self.inner(scope, receive, send)
 
 

@@ -28,6 +28,7 @@ from calls.net import client_address
 from calls.signaling import backpressure, departures, direct, events, history, meeting, metrics, presence, protocol
 from calls.signaling.auth import header
 from calls.signaling.connection import Connection
+from calls.signaling.handshake import release_handshake
 from calls.signaling.inbox import InboxConsumer
 from calls.signaling.node import node
 from calls.signaling.protocol import CloseCode, ErrorCode, LeaveReason, ProtocolError
@@ -158,6 +159,7 @@ class SignalingConsumer(InboxConsumer):
             sorted(conn.rooms),
         )
         await self.send_frame(hello)
+        release_handshake(self.scope)  # authenticated and accepted: the handshake's headers are done with
         logger.info("connected", extra={"peer": conn.peer, "user": user.pk, "resumed": resumed})
 
     async def refuse_connection(self, code: CloseCode) -> None:

@@ -1,0 +1,96 @@
+"""What a WebSocket's HTTP handshake leaves behind in daphne, released once the connection is set up.
+
+daphne reads the upgrade request with Twisted's HTTP machinery and then hands the socket
+to an autobahn WebSocket protocol, but three things from the handshake live on for the
+connection's whole life, about 5 KiB of every idle connection:
+
+- Twisted's `HTTPChannel` stays registered as the transport's producer, and with it the
+  request object, both header tables, the body buffer and the addresses;
+- daphne keeps the cleaned header list it built the scope from (the same list is the
+  scope's `headers`);
+- autobahn keeps the raw request bytes, its parsed header dict and a score of other
+  attributes it reads only while answering the handshake; with them, the protocol's
+  instance dict (about a hundred attributes) is twice the size it needs.
+
+Nothing reads them after the consumer has authenticated and accepted the connection, so
+the consumer calls `release_handshake(scope)` then: it runs the function the ASGI wrapper
+left under `RELEASE_KEY` (none under another server) and empties the scope's headers.
+tests/unit/test_handshake.py fails loudly if daphne's, autobahn's or Twisted's internals move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.web.http import HTTPChannel
+
+# Where the ASGI wrapper (calls.signaling.asgi) leaves the release function in a WebSocket's scope.
+RELEASE_KEY = "rtcsite.release_handshake"
+
+# Attributes of daphne's WebSocket protocol read only by the methods that answer the opening
+# handshake (autobahn's `processHandshake` and `succeedHandshake`, daphne's `onConnect`);
+# tests/unit/test_handshake.py checks that against the installed sources.
+HANDSHAKE_ONLY = (
+    "_wskey",
+    "allowNullOrigin",
+    "allowedOrigins",
+    "allowedOriginsPatterns",
+    "clean_headers",
+    "flashSocketPolicy",
+    "http_headers",
+    "http_request_data",
+    "http_request_host",
+    "http_request_params",
+    "http_request_path",
+    "http_request_uri",
+    "http_response_data",
+    "http_status_line",
+    "maxConnections",
+    "protocol_to_accept",
+    "serveFlashSocketPolicy",
+    "trustXForwardedFor",
+    "versions",
+    "webStatus",
+    "websocket_extensions",
+    "websocket_origin",
+    "websocket_protocols",
+)
+HANDSHAKE_METHODS = frozenset({"processHandshake", "succeedHandshake", "onConnect"})
+
+
+def nothing() -> None:
+    return None
+
+
+def releaser(send: Any) -> Callable[[], None]:
+    """`release()`: drop what daphne's WebSocket behind `send` still holds from its handshake."""
+    args = getattr(send, "args", ())
+    protocol = args[0] if args else None
+    if protocol is None or not hasattr(protocol, "clean_headers"):
+        return nothing
+
+    def release() -> None:
+        transport = getattr(protocol, "transport", None)
+        if isinstance(getattr(transport, "producer", None), HTTPChannel):
+            transport.unregisterProducer()
+        headers = getattr(protocol, "clean_headers", None)
+        if isinstance(headers, list):
+            headers.clear()  # the scope's `headers` too: read only while connecting
+        parsed = getattr(protocol, "http_headers", None)
+        if isinstance(parsed, dict):
+            parsed.clear()  # also the `headers` of autobahn's ConnectionRequest, which daphne keeps
+        attributes = protocol.__dict__
+        for name in HANDSHAKE_ONLY:
+            attributes.pop(name, None)
+        protocol.__dict__ = dict(attributes)  # a dict sized for what is left
+
+    return release
+
+
+def release_handshake(scope: dict[str, Any]) -> None:
+    """Once connected: release daphne's handshake leftovers and this scope's headers (nothing reads them now)."""
+    release = scope.pop(RELEASE_KEY, None)
+    if release is not None:
+        release()
+    scope["headers"] = ()

@@ -1,0 +1,117 @@
+"""What an idle WebSocket keeps from its handshake (calls/signaling/handshake.py), and a canary for the
+daphne, autobahn and Twisted internals the release relies on."""
+
+from __future__ import annotations
+
+import ast
+import gc
+import inspect
+import sys
+import textwrap
+import weakref
+from functools import partial
+from types import SimpleNamespace
+
+import autobahn.twisted.websocket as twisted_websocket
+import autobahn.websocket.protocol as autobahn_protocol
+import daphne.ws_protocol
+from daphne.http_protocol import WebRequest
+from twisted.internet.testing import StringTransport
+from twisted.web.http import HTTPChannel
+
+from calls.signaling import handshake
+
+
+async def handle_reply(protocol, message): ...
+
+
+class Protocol:
+    """Stands in for daphne's WebSocketProtocol: a hundred attributes, the handshake's among them."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+        for i in range(99 - len(handshake.HANDSHAKE_ONLY)):
+            setattr(self, f"kept_{i}", i)
+        for name in handshake.HANDSHAKE_ONLY:
+            setattr(self, name, object())
+        self.clean_headers = [(b"cookie", b"sessionid=x"), (b"user-agent", b"test")]
+        self.http_headers = {"cookie": "sessionid=x"}
+
+
+def test_the_release_unhooks_the_http_channel_and_drops_the_handshakes_attributes():
+    transport = StringTransport()
+    channel = HTTPChannel()
+    channel.makeConnection(transport)  # as daphne's upgrade leaves it: the channel is the producer
+    assert transport.producer is channel
+    protocol = Protocol(transport)
+    headers, parsed = protocol.clean_headers, protocol.http_headers
+    size_before = sys.getsizeof(protocol.__dict__)
+    gone = weakref.ref(channel)
+    del channel
+
+    handshake.releaser(partial(handle_reply, protocol))()
+    gc.collect()
+
+    assert transport.producer is None
+    assert gone() is None, "the HTTP channel (request, headers, body buffer) is still held"
+    assert headers == [] and parsed == {}  # the same lists the scope and autobahn's request hold
+    assert not any(hasattr(protocol, name) for name in handshake.HANDSHAKE_ONLY)
+    assert protocol.kept_0 == 0 and protocol.transport is transport
+    assert sys.getsizeof(protocol.__dict__) < size_before * 0.6
+
+
+def test_a_scope_releases_once_and_keeps_no_headers():
+    calls = []
+    scope = {"headers": [(b"host", b"x")], handshake.RELEASE_KEY: lambda: calls.append(1)}
+    handshake.release_handshake(scope)
+    handshake.release_handshake(scope)
+    assert calls == [1]
+    assert scope["headers"] == () and handshake.RELEASE_KEY not in scope
+
+
+def test_under_another_server_nothing_is_released():
+    assert handshake.releaser(handle_reply) is handshake.nothing
+    assert handshake.releaser(partial(handle_reply, SimpleNamespace(transport=None))) is handshake.nothing
+    scope = {"headers": [(b"host", b"x")]}
+    handshake.release_handshake(scope)  # no release function: a test communicator, another server
+    assert scope["headers"] == ()
+
+
+def _server_classes() -> list[type]:
+    return [
+        autobahn_protocol.WebSocketProtocol,
+        autobahn_protocol.WebSocketServerProtocol,
+        twisted_websocket.WebSocketAdapterProtocol,
+        twisted_websocket.WebSocketServerProtocol,
+        daphne.ws_protocol.WebSocketProtocol,
+    ]
+
+
+def test_only_the_handshake_methods_read_the_attributes_that_are_released():
+    readers: dict[str, set[str]] = {}
+    for cls in _server_classes():
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for sub in ast.walk(node):
+                if (
+                    isinstance(sub, ast.Attribute)
+                    and isinstance(sub.value, ast.Name)
+                    and sub.value.id == "self"
+                    and sub.attr in handshake.HANDSHAKE_ONLY
+                ):
+                    readers.setdefault(sub.attr, set()).add(node.name)
+            for sub in ast.walk(node):  # getattr(self, "name") would hide a reader from the check above
+                if isinstance(sub, ast.Constant) and sub.value in handshake.HANDSHAKE_ONLY:
+                    readers.setdefault(sub.value, set()).add(node.name)
+    outside = {name: methods - handshake.HANDSHAKE_METHODS for name, methods in readers.items()}
+    assert not any(outside.values()), f"read after the handshake too: {outside}"
+    assert readers["http_headers"] >= {"processHandshake"}, "autobahn's handshake moved: recheck HANDSHAKE_ONLY"
+    assert readers["clean_headers"] == {"onConnect"}, "daphne's onConnect moved: recheck HANDSHAKE_ONLY"
+
+
+def test_daphne_still_upgrades_by_swapping_the_transports_protocol_and_keeping_the_channel():
+    source = inspect.getsource(WebRequest.process)
+    assert "transport.protocol = protocol" in source, "daphne changed how it hands the socket over"
+    assert "unregisterProducer" not in source  # if daphne releases the channel itself, the release is moot

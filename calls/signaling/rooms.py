@@ -35,7 +35,7 @@ class Admitted:
 
 def admit(user, room_id: str, ref: Ref = None) -> Admitted:
     """`Room.admission` for the WebSocket: room_not_found / forbidden as protocol errors."""
-    room = Room.for_admission(user).filter(pk=room_id).only("id", "kind", "locked", "owner_id", "max_peers").first()
+    room = Room.for_admission(user, room_id)
     if room is None:
         raise ProtocolError(ErrorCode.ROOM_NOT_FOUND, "no room has that id", ref)
     admission = room.admission(user)

@@ -9,6 +9,7 @@ import inspect
 import sys
 import textwrap
 import weakref
+from collections import deque
 from functools import partial
 from types import SimpleNamespace
 
@@ -115,3 +116,30 @@ def test_daphne_still_upgrades_by_swapping_the_transports_protocol_and_keeping_t
     source = inspect.getsource(WebRequest.process)
     assert "transport.protocol = protocol" in source, "daphne changed how it hands the socket over"
     assert "unregisterProducer" not in source  # if daphne releases the channel itself, the release is moot
+
+
+def test_autobahns_send_queue_is_swapped_for_a_list_that_works_the_same():
+    protocol = Protocol(StringTransport())
+    protocol.send_queue = deque()
+    handshake.releaser(partial(handle_reply, protocol))()
+    queue = protocol.send_queue
+    assert isinstance(queue, handshake.SendQueue) and len(queue) == 0
+    queue.append((b"a", True))
+    queue.append((b"b", False))
+    assert len(queue) == 2 and queue.popleft() == (b"a", True) and queue.popleft() == (b"b", False)
+    assert sys.getsizeof(queue) + sys.getsizeof(queue._items) < sys.getsizeof(deque()) / 3
+
+
+def test_autobahn_still_uses_only_len_append_and_popleft_of_its_send_queue():
+    used = set()
+    for cls in _server_classes():
+        for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(cls)))):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "send_queue"
+            ):
+                used.add(node.attr)
+    assert used == {"append", "popleft"}, f"autobahn uses more of its send queue now: {used}"
+    source = inspect.getsource(autobahn_protocol.WebSocketProtocol._connectionMade)
+    assert "self.send_queue = deque()" in source

@@ -33,6 +33,7 @@ FIGURES: dict[str, tuple[str, Callable[[dict], float], str]] = {
     "highest sustained msg/s": ("throughput", lambda r: r["max_sustained_msg_s"], "higher"),
     "idle KiB per connection": ("memory", lambda r: r["memory"]["kib_per_connection"], "lower"),
     "join storm s (1,000 peers)": ("joins", lambda r: r["joins"]["elapsed_s"], "lower"),
+    "server CPU s per 1,000 msgs (2,000 msg/s)": ("cpu", lambda r: r["cpu"]["cpu_s_per_1000_msgs"], "lower"),
 }
 
 

@@ -49,10 +49,7 @@ class _CoalescingShard(RedisSingleShardConnection):
             try:
                 async with self._lock:
                     self._ensure_redis()
-                    pipe = self._redis.pipeline(transaction=False)
-                    for channel, message, _ in batch:
-                        pipe.publish(channel, message)
-                    await pipe.execute()
+                    await self._publish_all(batch)
             except asyncio.CancelledError:
                 for *_, future in batch:
                     future.cancel()
@@ -65,6 +62,26 @@ class _CoalescingShard(RedisSingleShardConnection):
                 for *_, future in batch:
                     if not future.done():
                         future.set_result(None)
+
+    async def _publish_all(self, batch: list[tuple[str, bytes, asyncio.Future]]) -> None:
+        """The batch's PUBLISHes in one write, then their replies: what a non-transactional pipeline
+        sends and reads, with redis-py's retry on a lost connection, without building a pipeline."""
+        pool = self._redis.connection_pool
+        conn = await pool.get_connection()
+        packed = conn.pack_commands([("PUBLISH", channel, message) for channel, message, _ in batch])
+
+        async def attempt() -> None:
+            await conn.send_packed_command(packed)
+            for _ in batch:
+                await conn.read_response()
+
+        async def lost(error: BaseException) -> None:
+            await conn.disconnect()
+
+        try:
+            await conn.retry.call_with_retry(attempt, lost)
+        finally:
+            await pool.release(conn)
 
     def _receive_message(self, message) -> None:
         """One message from Redis: queued for channels' consumers, handed to inboxes (decoded once)."""

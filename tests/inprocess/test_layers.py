@@ -22,23 +22,16 @@ def shard_of(layer, channel: str):
 
 
 def count_round_trips(monkeypatch, shard) -> list[int]:
-    """Record the number of PUBLISHes in each pipeline the shard executes (one entry per round trip)."""
+    """Record the number of PUBLISHes in each batch the shard writes (one entry per round trip)."""
     shard._ensure_redis()
-    real_pipeline = shard._redis.pipeline
+    real = shard._publish_all
     sizes: list[int] = []
 
-    def pipeline(*args, **kwargs):
-        pipe = real_pipeline(*args, **kwargs)
-        execute = pipe.execute
+    async def counted(batch):
+        sizes.append(len(batch))
+        return await real(batch)
 
-        async def counted(*a, **k):
-            sizes.append(len(pipe.command_stack))
-            return await execute(*a, **k)
-
-        pipe.execute = counted
-        return pipe
-
-    monkeypatch.setattr(shard._redis, "pipeline", pipeline)
+    monkeypatch.setattr(shard, "_publish_all", counted)
     return sizes
 
 
@@ -75,32 +68,41 @@ async def test_a_burst_goes_out_in_fewer_round_trips_than_messages(redis, monkey
     assert len(sizes) < burst / 10, f"{len(sizes)} round trips for {burst} messages: {sizes}"
 
 
-async def test_a_failed_pipeline_fails_every_caller_of_its_batch_and_the_next_send_works(redis, monkeypatch):
+async def test_a_failed_batch_fails_every_caller_of_its_batch_and_the_next_send_works(redis, monkeypatch):
     layer = get_channel_layer()
     inbox = await layer.new_channel()
     shard = shard_of(layer, inbox)
     shard._ensure_redis()
-    real_pipeline = shard._redis.pipeline
+    real = shard._publish_all
     failures = []
 
-    def pipeline(*args, **kwargs):
-        pipe = real_pipeline(*args, **kwargs)
+    async def publish_all(batch):
         if not failures:  # only the first batch fails
-            failures.append(pipe)
+            failures.append(batch)
+            raise ConnectionError("redis went away mid-batch")
+        return await real(batch)
 
-            async def broken(*a, **k):
-                raise ConnectionError("redis went away mid-batch")
-
-            pipe.execute = broken
-        return pipe
-
-    monkeypatch.setattr(shard._redis, "pipeline", pipeline)
+    monkeypatch.setattr(shard, "_publish_all", publish_all)
     sends = asyncio.gather(*(layer.send(inbox, {"type": "relay", "i": i}) for i in range(10)), return_exceptions=True)
     results = await asyncio.wait_for(sends, 5)  # no caller is left waiting
-    assert len(failures) == 1, "the pipeline was never used"
+    assert len(failures) == 1, "the batch was never written"
     assert all(isinstance(r, ConnectionError) for r in results), results  # all ten were in the failed batch
     await asyncio.wait_for(layer.send(inbox, {"type": "relay", "i": "after"}), 5)
     assert (await drain(layer, inbox, 1))[0]["i"] == "after"  # nothing of the failed batch arrived
+
+
+async def test_a_publishing_connection_that_redis_closed_fails_its_batch_loudly_and_is_replaced(redis):
+    from calls.signaling import store
+
+    layer = get_channel_layer()
+    inbox = await layer.new_channel()
+    await layer.send(inbox, {"type": "relay", "i": "before"})  # the shard now holds a pooled connection
+    killed = store.get_sync().client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 1
+    with pytest.raises(store.REDIS_ERRORS):  # the sender hears of it (an `unavailable` frame), nothing is lost silently
+        await asyncio.wait_for(layer.send(inbox, {"type": "relay", "i": "lost"}), 5)
+    await asyncio.wait_for(layer.send(inbox, {"type": "relay", "i": "after"}), 5)  # on a new connection
+    assert [m["i"] for m in await drain(layer, inbox, 2)] == ["before", "after"]
 
 
 async def test_an_unreachable_redis_fails_the_waiting_senders_instead_of_hanging(redis):

@@ -15,7 +15,7 @@ connection's whole life, about 5 KiB of every idle connection:
 
 Nothing reads them after the consumer has authenticated and accepted the connection, so
 the consumer calls `release_handshake(scope)` then: it runs the function the ASGI wrapper
-left under `RELEASE_KEY` (none under another server) and empties the scope's headers.
+left under `RELEASE_KEY` (None under another server) and empties the scope's headers.
 tests/unit/test_handshake.py fails loudly if daphne's, autobahn's or Twisted's internals move.
 """
 
@@ -80,16 +80,12 @@ class SendQueue:
         return self._items.pop(0)
 
 
-def nothing() -> None:
-    return None
-
-
-def releaser(send: Any) -> Callable[[], None]:
-    """`release()`: drop what daphne's WebSocket behind `send` still holds from its handshake."""
+def releaser(send: Any) -> Callable[[], None] | None:
+    """`release()`: drop what daphne's WebSocket behind `send` still holds from its handshake; None elsewhere."""
     args = getattr(send, "args", ())
     protocol = args[0] if args else None
     if protocol is None or not hasattr(protocol, "clean_headers"):
-        return nothing
+        return None
 
     def release() -> None:
         transport = getattr(protocol, "transport", None)

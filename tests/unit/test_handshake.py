@@ -71,11 +71,11 @@ def test_a_scope_releases_once_and_keeps_no_headers():
 
 
 def test_under_another_server_nothing_is_released():
-    assert handshake.releaser(handle_reply) is handshake.nothing
-    assert handshake.releaser(partial(handle_reply, SimpleNamespace(transport=None))) is handshake.nothing
-    scope = {"headers": [(b"host", b"x")]}
-    handshake.release_handshake(scope)  # no release function: a test communicator, another server
-    assert scope["headers"] == ()
+    assert handshake.releaser(handle_reply) is None
+    assert handshake.releaser(partial(handle_reply, SimpleNamespace(transport=None))) is None
+    for scope in ({"headers": [(b"host", b"x")]}, {"headers": [(b"host", b"x")], handshake.RELEASE_KEY: None}):
+        handshake.release_handshake(scope)  # no release function: a test communicator, another server
+        assert scope["headers"] == () and handshake.RELEASE_KEY not in scope
 
 
 def _server_classes() -> list[type]:

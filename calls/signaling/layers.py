@@ -68,7 +68,6 @@ class _CoalescingShard(RedisSingleShardConnection):
         sends and reads, with redis-py's retry on a lost connection, without building a pipeline."""
         pool = self._redis.connection_pool
         conn = await pool.get_connection()
-        packed = conn.pack_commands([("PUBLISH", channel, message) for channel, message, _ in batch])
 
         async def attempt() -> None:
             await conn.send_packed_command(packed)
@@ -78,7 +77,8 @@ class _CoalescingShard(RedisSingleShardConnection):
         async def lost(error: BaseException) -> None:
             await conn.disconnect()
 
-        try:
+        try:  # the connection goes back to the pool whatever fails, packing included
+            packed = conn.pack_commands([("PUBLISH", channel, message) for channel, message, _ in batch])
             await conn.retry.call_with_retry(attempt, lost)
         finally:
             await pool.release(conn)

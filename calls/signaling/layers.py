@@ -1,11 +1,11 @@
-"""The channels-redis pub/sub layer, with PUBLISHes coalesced into pipelines.
+"""The channels-redis pub/sub layer on connections of our own (calls.signaling.resp).
 
 channels_redis' pub/sub layer sends each message as its own PUBLISH round trip, one at a
-time per Redis connection (under a lock). Under load the relay path then spends most of
-its time in one socket write and one read per frame. This layer queues the messages that
-arrive while a round trip is in flight and sends them together in one pipeline: the same
-commands, in the same order, each caller still awaiting its own message's delivery to
-Redis, but one write and one read per batch instead of per frame.
+time per Redis connection (under a lock), and reads pub/sub messages through redis-py's
+coroutines with a timeout each. Here each shard has two connections driven by asyncio
+protocols: PUBLISHes are pipelined on one (each caller still awaits its own message's
+delivery to Redis; the PUBLISHes of one turn of the event loop go out in one write), and
+messages are read from the other as they arrive. Same configuration, same wire format.
 
 It also delivers to inboxes (calls.signaling.inbox): a channel made with `new_inbox` has a
 function instead of a queue, and each message that arrives for it, directly or through a
@@ -20,76 +20,58 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 
-from channels_redis.pubsub import (
-    RedisPubSubChannelLayer,
-    RedisPubSubLoopLayer,
-    RedisSingleShardConnection,
-    _wrap_close,
-)
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, _wrap_close
+from channels_redis.utils import create_pool
+
+from calls.signaling import resp
 
 logger = logging.getLogger("calls.signaling")
 
 
-class _CoalescingShard(RedisSingleShardConnection):
-    def __init__(self, host, channel_layer) -> None:
-        super().__init__(host, channel_layer)
-        self._outbox: list[tuple[str, bytes, asyncio.Future]] = []
-        self._sender: asyncio.Task | None = None
+class _Shard:
+    """One Redis host of the layer: a pipelined connection for PUBLISH, one for subscriptions."""
 
-    async def publish(self, channel, message) -> None:
-        future = asyncio.get_running_loop().create_future()
-        self._outbox.append((channel, message, future))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.get_running_loop().create_task(self._send_all())
-        await future
+    def __init__(self, host: dict, channel_layer: RedisPubSubLoopLayer) -> None:
+        self.host = host
+        self.channel_layer = channel_layer
+        self._pool = None
+        self._commands: resp.Commands | None = None
+        self._subscriber: resp.Subscriber | None = None
 
-    async def _send_all(self) -> None:
-        while self._outbox:
-            batch, self._outbox = self._outbox, []
-            try:
-                async with self._lock:
-                    self._ensure_redis()
-                    await self._publish_all(batch)
-            except asyncio.CancelledError:
-                for *_, future in batch:
-                    future.cancel()
-                raise
-            except Exception as exc:  # each caller sees the failure of its own message
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_result(None)
+    def _ensure_redis(self) -> None:
+        if self._pool is None:
+            self._pool = create_pool(self.host)
+            self._commands = resp.Commands(self._pool)
+            self._subscriber = resp.Subscriber(self._pool, self._receive_message)
 
-    async def _publish_all(self, batch: list[tuple[str, bytes, asyncio.Future]]) -> None:
-        """The batch's PUBLISHes in one write, then their replies: what a non-transactional pipeline
-        sends and reads, with redis-py's retry on a lost connection, without building a pipeline."""
-        pool = self._redis.connection_pool
-        conn = await pool.get_connection()
+    async def publish(self, channel: str, message: bytes) -> None:
+        if self._commands is None:
+            self._ensure_redis()
+        await self._commands.call(resp.publish(channel.encode(), message))
 
-        async def attempt() -> None:
-            await conn.send_packed_command(packed)
-            for _ in batch:
-                await conn.read_response()
+    async def subscribe(self, channel: str) -> None:
+        self._ensure_redis()
+        await self._subscriber.subscribe(channel)
 
-        async def lost(error: BaseException) -> None:
-            await conn.disconnect()
+    async def unsubscribe(self, channel: str) -> None:
+        if self._subscriber is not None:
+            await self._subscriber.unsubscribe(channel)
 
-        try:  # the connection goes back to the pool whatever fails, packing included
-            packed = conn.pack_commands([("PUBLISH", channel, message) for channel, message, _ in batch])
-            await conn.retry.call_with_retry(attempt, lost)
-        finally:
-            await pool.release(conn)
+    async def flush(self) -> None:
+        """Close both connections; the shard opens new ones when it is used again."""
+        commands, subscriber, pool = self._commands, self._subscriber, self._pool
+        self._commands = self._subscriber = self._pool = None
+        if commands is not None:
+            await commands.close()
+        if subscriber is not None:
+            await subscriber.close()
+        if pool is not None:
+            await pool.disconnect()
 
-    def _receive_message(self, message) -> None:
+    def _receive_message(self, name: bytes, data: bytes) -> None:
         """One message from Redis: queued for channels' consumers, handed to inboxes (decoded once)."""
-        if message is None:
-            return
-        layer, name, data = self.channel_layer, message["channel"], message["data"]
-        if isinstance(name, bytes):
-            name = name.decode()
+        layer = self.channel_layer
+        name = name.decode()
         channels = layer.channels
         members = layer.groups.get(name)
         targets = (name,) if name in channels else tuple(members) if members else ()
@@ -112,7 +94,7 @@ class _CoalescingShard(RedisSingleShardConnection):
 class _CoalescingLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._shards = [_CoalescingShard(shard.host, self) for shard in self._shards]
+        self._shards = [_Shard(shard.host, self) for shard in self._shards]
 
     async def new_inbox(self, deliver: Callable[[dict], None]) -> str:
         """A new channel whose messages go to `deliver(event)` (synchronously, in order) instead of a queue."""
@@ -142,6 +124,22 @@ class CoalescingPubSubChannelLayer(RedisPubSubChannelLayer):
 
     async def new_inbox(self, deliver: Callable[[dict], None]) -> str:
         return await self._get_layer().new_inbox(deliver)
+
+    def can_send_nowait(self, group: str) -> bool:
+        """`group_send_nowait` to this group would send now (its shard has a connection open)."""
+        layer = self._get_layer()
+        commands = layer._get_shard(layer._get_group_channel_name(group))._commands
+        return commands is not None and commands.open
+
+    def group_send_nowait(self, group: str, message: dict, on_error: Callable[[Exception], None]) -> None:
+        """`group_send` without waiting for Redis: written now, `on_error(exc)` later if it failed.
+
+        Only after `can_send_nowait(group)` in the same step. The relay path uses it from
+        daphne's frame callback, where nothing can be awaited.
+        """
+        layer = self._get_layer()
+        name = layer._get_group_channel_name(group)
+        layer._get_shard(name)._commands.call_nowait(resp.publish(name.encode(), self.serialize(message)), on_error)
 
     # The hot calls, without channels_redis' per-call __getattr__ and partial.
     async def group_send(self, group: str, message: dict) -> None:

@@ -12,7 +12,8 @@ import pytest
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from calls.signaling import layers
+from calls.signaling import layers, resp
+from tests.helpers import eventually
 
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements.txt"
 
@@ -21,18 +22,31 @@ def shard_of(layer, channel: str):
     return layer._get_layer()._get_shard(channel)
 
 
-def count_round_trips(monkeypatch, shard) -> list[int]:
-    """Record the number of PUBLISHes in each batch the shard writes (one entry per round trip)."""
-    shard._ensure_redis()
-    real = shard._publish_all
+def count_writes(monkeypatch) -> list[int]:
+    """Record the number of commands in each write to Redis (one entry per write)."""
+    real = resp._CommandsProtocol.flush
     sizes: list[int] = []
 
-    async def counted(batch):
-        sizes.append(len(batch))
-        return await real(batch)
+    def counted(self):
+        if self.out:
+            sizes.append(len(self.out))
+        real(self)
 
-    monkeypatch.setattr(shard, "_publish_all", counted)
+    monkeypatch.setattr(resp._CommandsProtocol, "flush", counted)
     return sizes
+
+
+async def publishing_connection(layer, channel: str) -> resp._CommandsProtocol:
+    """The protocol of the connection the shard of `channel` publishes on (opened by a first send)."""
+    await layer.send(channel, {"type": "relay", "i": "first"})
+    protocol = shard_of(layer, channel)._commands._protocol
+    assert protocol is not None and protocol.transport is not None
+    return protocol
+
+
+def client_address(protocol: resp._Protocol) -> str:
+    host, port = protocol.transport.get_extra_info("sockname")[:2]
+    return f"{host}:{port}"
 
 
 async def drain(layer, channel: str, count: int) -> list[dict]:
@@ -56,62 +70,107 @@ async def test_concurrent_senders_all_arrive_in_per_sender_order(redis):
         assert [m["i"] for m in messages if m["s"] == s] == list(range(each)), f"sender {s}"
 
 
-async def test_a_burst_goes_out_in_fewer_round_trips_than_messages(redis, monkeypatch):
+async def test_a_burst_goes_out_in_fewer_writes_than_messages(redis, monkeypatch):
     layer = get_channel_layer()
     inbox = await layer.new_channel()
-    sizes = count_round_trips(monkeypatch, shard_of(layer, inbox))
+    sizes = count_writes(monkeypatch)
     burst = 200
     received = asyncio.ensure_future(drain(layer, inbox, burst))
     await asyncio.gather(*(layer.send(inbox, {"type": "relay", "i": i}) for i in range(burst)))
     assert [m["i"] for m in await received] == list(range(burst))  # the order they were sent in
     assert sum(sizes) == burst
-    assert len(sizes) < burst / 10, f"{len(sizes)} round trips for {burst} messages: {sizes}"
+    assert len(sizes) < burst / 10, f"{len(sizes)} writes for {burst} messages: {sizes}"
 
 
-async def test_a_failed_batch_fails_every_caller_of_its_batch_and_the_next_send_works(redis, monkeypatch):
-    layer = get_channel_layer()
-    inbox = await layer.new_channel()
-    shard = shard_of(layer, inbox)
-    shard._ensure_redis()
-    real = shard._publish_all
-    failures = []
-
-    async def publish_all(batch):
-        if not failures:  # only the first batch fails
-            failures.append(batch)
-            raise ConnectionError("redis went away mid-batch")
-        return await real(batch)
-
-    monkeypatch.setattr(shard, "_publish_all", publish_all)
-    sends = asyncio.gather(*(layer.send(inbox, {"type": "relay", "i": i}) for i in range(10)), return_exceptions=True)
-    results = await asyncio.wait_for(sends, 5)  # no caller is left waiting
-    assert len(failures) == 1, "the batch was never written"
-    assert all(isinstance(r, ConnectionError) for r in results), results  # all ten were in the failed batch
-    await asyncio.wait_for(layer.send(inbox, {"type": "relay", "i": "after"}), 5)
-    assert (await drain(layer, inbox, 1))[0]["i"] == "after"  # nothing of the failed batch arrived
-
-
-async def test_a_publishing_connection_that_redis_closed_fails_its_batch_loudly_and_is_replaced(redis):
+async def test_publishes_in_flight_when_redis_drops_the_connection_fail_loudly_and_the_next_send_works(redis):
+    """Frames are at most once and never lost silently: every waiting sender hears of the loss."""
     from calls.signaling import store
 
     layer = get_channel_layer()
     inbox = await layer.new_channel()
-    await layer.send(inbox, {"type": "relay", "i": "before"})  # the shard now holds a pooled connection
-    killed = store.get_sync().client_kill_filter(_type="normal", skipme=True)
-    assert killed >= 1
-    with pytest.raises(store.REDIS_ERRORS):  # the sender hears of it (an `unavailable` frame), nothing is lost silently
-        await asyncio.wait_for(layer.send(inbox, {"type": "relay", "i": "lost"}), 5)
+    protocol = await publishing_connection(layer, inbox)
+    assert (await drain(layer, inbox, 1))[0]["i"] == "first"
+    admin = store.get_sync()
+    admin.client_pause(10_000, all=False)  # Redis holds PUBLISHes (write commands) unanswered
+    try:
+        sends = asyncio.gather(
+            *(layer.send(inbox, {"type": "relay", "i": i}) for i in range(10)), return_exceptions=True
+        )
+        await eventually(lambda: len(protocol.waiting) == 10, what="ten PUBLISHes in flight")
+        assert admin.client_kill(client_address(protocol))
+        results = await asyncio.wait_for(sends, 5)
+    finally:
+        admin.client_unpause()
+    assert all(isinstance(r, store.REDIS_ERRORS) for r in results), results
     await asyncio.wait_for(layer.send(inbox, {"type": "relay", "i": "after"}), 5)  # on a new connection
-    assert [m["i"] for m in await drain(layer, inbox, 2)] == ["before", "after"]
+    assert (await drain(layer, inbox, 1))[0]["i"] == "after"  # nothing of the failed ten arrived
+
+
+async def test_a_connection_redis_closed_while_idle_is_replaced_and_nothing_is_lost(redis):
+    from calls.signaling import store
+
+    layer = get_channel_layer()
+    inbox = await layer.new_channel()
+    protocol = await publishing_connection(layer, inbox)
+    assert store.get_sync().client_kill(client_address(protocol))
+    await asyncio.wait_for(protocol.closed, 5)
+    await asyncio.wait_for(layer.send(inbox, {"type": "relay", "i": "after"}), 5)
+    assert [m["i"] for m in await drain(layer, inbox, 2)] == ["first", "after"]
+
+
+async def test_a_redis_that_stops_answering_fails_the_waiting_senders_after_the_reply_timeout(redis, monkeypatch):
+    from calls.signaling import store
+
+    monkeypatch.setattr(resp, "REPLY_TIMEOUT", 0.5)
+    layer = get_channel_layer()
+    inbox = await layer.new_channel()
+    await publishing_connection(layer, inbox)
+    assert (await drain(layer, inbox, 1))[0]["i"] == "first"
+    admin = store.get_sync()
+    admin.client_pause(10_000, all=False)
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(store.REDIS_ERRORS):
+            await asyncio.wait_for(layer.send(inbox, {"type": "relay", "i": "held"}), 5)
+        waited = asyncio.get_running_loop().time() - started
+    finally:
+        admin.client_unpause()
+    assert 0.5 <= waited < 3, waited  # the timeout, checked once a second
+    await asyncio.wait_for(layer.send(inbox, {"type": "relay", "i": "after"}), 5)
+    assert (await drain(layer, inbox, 1))[0]["i"] == "after"  # the held PUBLISH went with its connection
+
+
+async def test_a_subscriber_connection_redis_closed_comes_back_with_its_subscriptions(redis):
+    from calls.signaling import store
+
+    layer = get_channel_layer()
+    inbox = await layer.new_channel()
+    await layer.group_add("g", inbox)
+    subscriber = shard_of(layer, inbox)._subscriber
+    old = await subscriber._connected()
+    admin = store.get_sync()
+    assert admin.client_kill(client_address(old))
+    await asyncio.wait_for(old.closed, 5)
+    new = await asyncio.wait_for(subscriber._connected(), 5)
+    assert new is not old
+    names = [inbox, f"{layer._get_layer().prefix}__group__g"]
+    await eventually(lambda: all(n for _, n in admin.pubsub_numsub(*names)), what="both subscriptions back")
+    await layer.send(inbox, {"type": "relay", "i": "direct"})
+    await layer.group_send("g", {"type": "relay", "i": "group"})
+    assert [m["i"] for m in await drain(layer, inbox, 2)] == ["direct", "group"]
 
 
 async def test_an_unreachable_redis_fails_the_waiting_senders_instead_of_hanging(redis):
+    from calls.signaling import store
+
     layer = layers.CoalescingPubSubChannelLayer(hosts=[{"address": "redis://127.0.0.1:9"}])  # discard port: closed
     results = await asyncio.wait_for(
         asyncio.gather(*(layer.send("nowhere", {"type": "relay", "i": i}) for i in range(5)), return_exceptions=True),
         10,
     )
     assert all(isinstance(r, Exception) for r in results), results
+    with pytest.raises(store.REDIS_ERRORS):
+        await asyncio.wait_for(layer.new_channel(), 10)  # a subscription hears of it too
     await layer.flush()
 
 
@@ -134,51 +193,57 @@ async def test_group_send_reaches_every_member_in_every_process(redis):
 
 
 def test_canary_the_channels_redis_internals_the_layer_relies_on():
-    """If this fails, calls/signaling/layers.py subclasses internals that changed: re-read channels_redis.pubsub."""
-    from channels_redis import pubsub
+    """If this fails, calls/signaling/layers.py relies on internals that changed: re-read channels_redis.pubsub."""
+    from channels_redis import pubsub, utils
 
     pinned = re.search(r"^channels-redis==(\S+)", REQUIREMENTS.read_text(), re.MULTILINE | re.IGNORECASE)
     installed = importlib.metadata.version("channels-redis")
     assert pinned, "requirements.txt no longer pins channels-redis=="
     assert installed == pinned.group(1), f"channels-redis {installed} is installed but {pinned.group(1)} is pinned"
 
-    for name in ("RedisPubSubChannelLayer", "RedisPubSubLoopLayer", "RedisSingleShardConnection", "_wrap_close"):
+    for name in ("RedisPubSubChannelLayer", "RedisPubSubLoopLayer", "_wrap_close"):
         assert hasattr(pubsub, name), f"channels_redis.pubsub.{name} is gone"
-    shard_class = pubsub.RedisSingleShardConnection
-    for method in ("publish", "_ensure_redis"):
-        assert callable(getattr(shard_class, method, None)), f"RedisSingleShardConnection.{method} is gone"
-    params = list(inspect.signature(shard_class.publish).parameters)
-    assert params == ["self", "channel", "message"], f"RedisSingleShardConnection.publish now takes {params}"
-    assert list(inspect.signature(shard_class.__init__).parameters) == ["self", "host", "channel_layer"], (
-        "RedisSingleShardConnection(host, channel_layer) changed"
-    )
-    shard = shard_class({"address": "redis://127.0.0.1:9"}, None)
-    for attribute in ("host", "_lock", "_redis"):
-        assert hasattr(shard, attribute), f"RedisSingleShardConnection instances no longer have {attribute}"
-    assert isinstance(shard._lock, asyncio.Lock), "RedisSingleShardConnection._lock is no longer an asyncio.Lock"
-
+    assert callable(getattr(utils, "create_pool", None)), "channels_redis.utils.create_pool is gone"
+    # The loop layer keeps its shards in `_shards` and calls exactly these methods of theirs.
     loop_layer = pubsub.RedisPubSubLoopLayer(hosts=[{"address": "redis://127.0.0.1:9"}], channel_layer=None)
     assert hasattr(loop_layer, "_shards"), "RedisPubSubLoopLayer no longer keeps its shards in _shards"
-    assert all(isinstance(s, shard_class) for s in loop_layer._shards), "RedisPubSubLoopLayer._shards changed type"
+    called = set(re.findall(r"shard\.(\w+)\(", inspect.getsource(pubsub.RedisPubSubLoopLayer)))
+    assert called == {"publish", "subscribe", "unsubscribe", "flush"}, f"the loop layer now calls shard.{called}"
+    for method in called:
+        ours = list(inspect.signature(getattr(layers._Shard, method)).parameters)
+        theirs = list(inspect.signature(getattr(pubsub.RedisSingleShardConnection, method)).parameters)
+        assert ours == theirs, f"RedisSingleShardConnection.{method}{theirs} != ours {ours}"
     assert callable(getattr(pubsub.RedisPubSubChannelLayer, "_get_layer", None)), (
         "RedisPubSubChannelLayer._get_layer (overridden by CoalescingPubSubChannelLayer) is gone"
     )
 
 
-async def test_canary_every_send_goes_through_the_coalescing_shard(redis, monkeypatch):
-    """If this fails, channels_redis no longer publishes through shard.publish: the coalescing is bypassed."""
+def test_canary_the_redis_py_internals_the_connections_rely_on():
+    """If this fails, calls/signaling/resp.py opens connections through redis-py internals that changed."""
+    import redis.asyncio
+
+    pool = redis.asyncio.ConnectionPool.from_url("redis://127.0.0.1:9")
+    assert pool.connection_class and isinstance(pool.connection_kwargs, dict)
+    conn = pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
+    assert hasattr(conn, "_reader") and hasattr(conn, "_writer"), "redis-py connections no longer keep their streams"
+    source = inspect.getsource(type(conn)._connect)
+    assert "self._reader, self._writer = " in source or "self._reader = " in source, "redis-py no longer opens streams"
+
+
+async def test_canary_every_send_goes_through_the_shard(redis, monkeypatch):
+    """If this fails, channels_redis no longer publishes through shard.publish: our connections are bypassed."""
     layer = get_channel_layer()
     assert isinstance(layer, layers.CoalescingPubSubChannelLayer)
     loop_layer = layer._get_layer()
-    assert loop_layer._shards and all(isinstance(s, layers._CoalescingShard) for s in loop_layer._shards)
+    assert loop_layer._shards and all(isinstance(s, layers._Shard) for s in loop_layer._shards)
     published = []
-    real = layers._CoalescingShard.publish
+    real = layers._Shard.publish
 
     async def publish(self, channel, message):
         published.append(channel)
         await real(self, channel, message)
 
-    monkeypatch.setattr(layers._CoalescingShard, "publish", publish)
+    monkeypatch.setattr(layers._Shard, "publish", publish)
     channel = await layer.new_channel()
     await layer.group_add("g", channel)
     await layer.send(channel, {"type": "relay"})

@@ -103,15 +103,22 @@ class Inbound:
     daphne gives every connection an `asyncio.Queue` (four deques and an Event, about 3 KiB)
     and puts each frame into it with `put_nowait`; the application takes them with `get`.
     One reader needs a list and at most one waiting future.
+
+    While the reader waits with nothing queued, a message is first offered to `at_once`
+    (set by the reader): if it handles the message there and then, it is not queued and
+    the reader is not woken. Messages are still taken in the order they arrived.
     """
 
-    __slots__ = ("_items", "_waiter")
+    __slots__ = ("_items", "_waiter", "at_once")
 
     def __init__(self, items: list[Any]) -> None:
         self._items = items
         self._waiter: Any = None
+        self.at_once: Callable[[Any], bool] | None = None
 
     def put_nowait(self, item: Any) -> None:
+        if self._waiter is not None and not self._items and self.at_once is not None and self.at_once(item):
+            return
         self._items.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():

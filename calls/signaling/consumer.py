@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from urllib.parse import parse_qs
 
 import orjson
@@ -33,6 +32,7 @@ from calls.signaling.inbox import InboxConsumer
 from calls.signaling.node import node
 from calls.signaling.protocol import CloseCode, ErrorCode, LeaveReason, ProtocolError
 from calls.signaling.ratelimit import TokenBucket
+from calls.signaling.relaying import Relaying
 from calls.signaling.store import REDIS_ERRORS
 
 logger = logging.getLogger("calls.signaling")
@@ -42,8 +42,8 @@ logger = logging.getLogger("calls.signaling")
 SLOW_READER_GRACE = 1.0
 
 
-class SignalingConsumer(InboxConsumer):
-    """One browser tab (or client) connected to /ws/signal/."""
+class SignalingConsumer(Relaying, InboxConsumer):
+    """One browser tab (or client) connected to /ws/signal/ (its relay path: calls.signaling.relaying)."""
 
     conn: Connection
 
@@ -149,6 +149,7 @@ class SignalingConsumer(InboxConsumer):
         await self.accept()
         self.transport = self.scope.get(backpressure.SCOPE_KEY)
         self.writer = self.scope.get(backpressure.WRITER_KEY)
+        self._failures = set()
         hello = protocol.hello_frame(
             conn.peer,
             conn.user,
@@ -159,6 +160,8 @@ class SignalingConsumer(InboxConsumer):
             sorted(conn.rooms),
         )
         await self.send_frame(hello)
+        if self.inbound is not None and hasattr(self.channel_layer, "can_send_nowait"):
+            self.inbound.at_once = self.forward_at_once  # relay frames from now on: calls.signaling.relaying
         release_handshake(self.scope)  # authenticated and accepted: the handshake's headers are done with
         logger.info("connected", extra={"peer": conn.peer, "user": user.pk, "resumed": resumed})
 
@@ -287,19 +290,6 @@ class SignalingConsumer(InboxConsumer):
         await self.leave_group(events.room_group(frame.room), self.conn.channel)
         await self.deliver(await meeting.leave(self.conn, frame))
 
-    # -- relay (hot path) ----------------------------------------------------------
-    async def forward(self, frame: protocol.Relay, received_at: float) -> None:
-        conn = self.conn
-        others = conn.rooms.get(frame.room)
-        if others is None:
-            raise ProtocolError(ErrorCode.NOT_IN_ROOM, "join the room first", frame.id)
-        if frame.to is not None and frame.to not in others:
-            raise ProtocolError(ErrorCode.UNKNOWN_PEER, "no such peer in this room", frame.id)
-        text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, conn.peer, conn.user, frame.payload))
-        target = events.peer_group(frame.to) if frame.to is not None else events.room_group(frame.room)
-        await self.channel_layer.group_send(target, events.relay(frame.room, conn.peer, text, received_at))
-        metrics.RELAYED_BY_TYPE[frame.kind].inc()
-
     # -- direct calls --------------------------------------------------------------
     async def call_changed(self, call, ref: protocol.Ref) -> None:
         """This connection gets the new state with its ref; the users' groups carry it everywhere else."""
@@ -307,25 +297,6 @@ class SignalingConsumer(InboxConsumer):
         await direct.announce(call, by_peer=self.conn.peer, skip=self.conn.channel)
 
     # -- channel-layer events (calls.signaling.events), named after their type ------
-    async def relay(self, event: dict) -> None:
-        if self.relay_due(event):
-            await self.send_text(event["text"])
-            metrics.RELAY_LATENCY.observe(time.time() - event["ts"])
-
-    def relay_due(self, event: dict) -> bool:
-        conn = self.conn
-        return event["sender"] != conn.peer and event["room"] in conn.rooms and conn.serving
-
-    def at_once(self, event: dict) -> bool:
-        """A relay event handled as it arrives (calls.signaling.inbox); False sends it the ordinary way."""
-        if event["type"] != "relay" or not hasattr(self, "conn"):
-            return False
-        if self.relay_due(event):
-            if not self.write_now(event["text"], settings.SIGNALING_MAX_PENDING):
-                return False
-            metrics.RELAY_LATENCY.observe(time.time() - event["ts"])
-        return True
-
     async def peer_joined(self, event: dict) -> None:
         others = self.conn.rooms.get(event["room"])
         if others is None or event["peer"] == self.conn.peer or not self.conn.serving:

@@ -87,12 +87,15 @@ class InboxConsumer(AsyncWebsocketConsumer):
     transport = None  # daphne's transport, to see how much waits for the client (backpressure)
     writer: Callable[[str], bool] | None = None  # daphne's synchronous write, None elsewhere
     inbox: Inbox | None = None
+    inbound: backpressure.Inbound | None = None  # where daphne puts the client's frames, None elsewhere
 
     async def __call__(self, scope, receive, send):
         layer = get_channel_layer(self.channel_layer_alias)
         if not hasattr(layer, "new_inbox"):
             return await super().__call__(scope, receive, send)
         self.scope, self.channel_layer, self.base_send = scope, layer, send
+        inbound = getattr(receive, "__self__", None)
+        self.inbound = inbound if isinstance(inbound, backpressure.Inbound) else None
         self.inbox = inbox = Inbox(self.dispatch, self.at_once)
         self.channel_name = await layer.new_inbox(inbox.deliver)
         try:

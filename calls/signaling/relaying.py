@@ -1,0 +1,103 @@
+"""The relay path of the signaling consumer: offers, answers and candidates, both ways.
+
+A relay frame from an idle connection is handled inside daphne's frame callback
+(`forward_at_once`, through `backpressure.Inbound`): checked, encoded once, and one PUBLISH
+written, with no task, queue or await in between. Redis' reply is not waited for; if the
+PUBLISH fails, the sender is told with an `unavailable` error frame, as when an awaited
+publish fails. Any frame that is not a plain relay, or that arrives while the connection is
+busy, takes the ordinary path (`websocket_receive`), in arrival order.
+
+Relay events from other connections are written the same way on the receiving side
+(`at_once`, through `inbox.Inbox`). Neither direction queries the database or reads Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from django.conf import settings
+
+from calls.signaling import events, metrics, protocol
+from calls.signaling.connection import Connection
+from calls.signaling.protocol import ErrorCode, ProtocolError
+
+
+class Relaying:
+    """Mixed into SignalingConsumer: the relay handlers, in both directions."""
+
+    conn: Connection
+    _failures: set[asyncio.Task]
+
+    # -- from this client -----------------------------------------------------------
+    async def forward(self, frame: protocol.Relay, received_at: float) -> None:
+        conn = self.conn
+        others = conn.rooms.get(frame.room)
+        if others is None:
+            raise ProtocolError(ErrorCode.NOT_IN_ROOM, "join the room first", frame.id)
+        if frame.to is not None and frame.to not in others:
+            raise ProtocolError(ErrorCode.UNKNOWN_PEER, "no such peer in this room", frame.id)
+        text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, conn.peer, conn.user, frame.payload))
+        target = events.peer_group(frame.to) if frame.to is not None else events.room_group(frame.room)
+        await self.channel_layer.group_send(target, events.relay(frame.room, conn.peer, text, received_at))
+        metrics.RELAYED_BY_TYPE[frame.kind].inc()
+
+    def forward_at_once(self, message: dict) -> bool:
+        """Relay a frame from daphne's callback; False, having changed nothing, leaves it to `websocket_receive`.
+
+        Everything `websocket_receive` would refuse is left to it, so refusals are answered
+        in one place. The token bucket is charged last, once the frame is known to go now.
+        """
+        text = message.get("text")
+        conn = self.conn
+        if text is None or not conn.serving or self.inbox.lock.locked():
+            return False
+        limit = settings.SIGNALING_MAX_FRAME
+        if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+            return False
+        try:
+            frame = protocol.parse(text)
+        except ProtocolError:
+            return False
+        if frame.__class__ is not protocol.Relay:
+            return False
+        others = conn.rooms.get(frame.room)
+        if others is None or (frame.to is not None and frame.to not in others):
+            return False
+        target = events.peer_group(frame.to) if frame.to is not None else events.room_group(frame.room)
+        layer = self.channel_layer
+        if not layer.can_send_nowait(target) or not conn.bucket.take():
+            return False
+        received_at = conn.heard()
+        text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, conn.peer, conn.user, frame.payload))
+        layer.group_send_nowait(target, events.relay(frame.room, conn.peer, text, received_at), self._relay_failed)
+        metrics.RELAYED_BY_TYPE[frame.kind].inc()
+        return True
+
+    def _relay_failed(self, error: Exception) -> None:
+        """A PUBLISH written by `forward_at_once` failed: the sender hears of it, as `websocket_receive` answers."""
+        task = asyncio.get_running_loop().create_task(
+            self.send_error(ProtocolError(ErrorCode.UNAVAILABLE, "the server is briefly unavailable"))
+        )
+        self._failures.add(task)
+        task.add_done_callback(self._failures.discard)
+
+    # -- to this client -------------------------------------------------------------
+    async def relay(self, event: dict) -> None:
+        if self.relay_due(event):
+            await self.send_text(event["text"])
+            metrics.RELAY_LATENCY.observe(time.time() - event["ts"])
+
+    def relay_due(self, event: dict) -> bool:
+        conn = self.conn
+        return event["sender"] != conn.peer and event["room"] in conn.rooms and conn.serving
+
+    def at_once(self, event: dict) -> bool:
+        """A relay event handled as it arrives (calls.signaling.inbox); False sends it the ordinary way."""
+        if event["type"] != "relay" or not hasattr(self, "conn"):
+            return False
+        if self.relay_due(event):
+            if not self.write_now(event["text"], settings.SIGNALING_MAX_PENDING):
+                return False
+            metrics.RELAY_LATENCY.observe(time.time() - event["ts"])
+        return True

@@ -3,9 +3,9 @@
 A relay frame from an idle connection is handled inside daphne's frame callback
 (`forward_at_once`, through `backpressure.Inbound`): checked, encoded once, and one PUBLISH
 written, with no task, queue or await in between. Redis' reply is not waited for; if the
-PUBLISH fails, the sender is told with an `unavailable` error frame, as when an awaited
-publish fails. Any frame that is not a plain relay, or that arrives while the connection is
-busy, takes the ordinary path (`websocket_receive`), in arrival order.
+PUBLISH fails, the sender gets an `unavailable` error frame whose `ref` is the frame's `id`,
+as from an awaited publish (`forward`). Any frame that is not a plain relay, or that arrives
+while the connection is busy, takes the ordinary path (`websocket_receive`), in arrival order.
 
 Relay events from other connections are written the same way on the receiving side
 (`at_once`, through `inbox.Inbox`). Neither direction queries the database or reads Redis.
@@ -14,13 +14,20 @@ Relay events from other connections are written the same way on the receiving si
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from functools import partial
 
 from django.conf import settings
 
 from calls.signaling import events, metrics, protocol
 from calls.signaling.connection import Connection
 from calls.signaling.protocol import ErrorCode, ProtocolError
+from calls.signaling.store import REDIS_ERRORS
+
+logger = logging.getLogger("calls.signaling")
+
+UNAVAILABLE = "the server is briefly unavailable; send it again"
 
 
 class Relaying:
@@ -39,7 +46,12 @@ class Relaying:
             raise ProtocolError(ErrorCode.UNKNOWN_PEER, "no such peer in this room", frame.id)
         text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, conn.peer, conn.user, frame.payload))
         target = events.peer_group(frame.to) if frame.to is not None else events.room_group(frame.room)
-        await self.channel_layer.group_send(target, events.relay(frame.room, conn.peer, text, received_at))
+        try:
+            await self.channel_layer.group_send(target, events.relay(frame.room, conn.peer, text, received_at))
+        except REDIS_ERRORS as error:  # told with the frame's ref; not a refusal (it counts for no abuse limit)
+            logger.warning("redis unavailable while relaying: %s", error)
+            await self.send_error(ProtocolError(ErrorCode.UNAVAILABLE, UNAVAILABLE, frame.id))
+            return
         metrics.RELAYED_BY_TYPE[frame.kind].inc()
 
     def forward_at_once(self, message: dict) -> bool:
@@ -70,14 +82,16 @@ class Relaying:
             return False
         received_at = conn.heard()
         text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, conn.peer, conn.user, frame.payload))
-        layer.group_send_nowait(target, events.relay(frame.room, conn.peer, text, received_at), self._relay_failed)
+        failed = self._relay_failed if frame.id is None else partial(self._relay_failed, ref=frame.id)
+        layer.group_send_nowait(target, events.relay(frame.room, conn.peer, text, received_at), failed)
         metrics.RELAYED_BY_TYPE[frame.kind].inc()
         return True
 
-    def _relay_failed(self, error: Exception) -> None:
-        """A PUBLISH written by `forward_at_once` failed: the sender hears of it, as `websocket_receive` answers."""
+    def _relay_failed(self, error: Exception, ref: protocol.Ref = None) -> None:
+        """A PUBLISH written by `forward_at_once` failed: the sender hears of it, as from `forward`."""
+        logger.warning("redis unavailable while relaying: %s", error)
         task = asyncio.get_running_loop().create_task(
-            self.send_error(ProtocolError(ErrorCode.UNAVAILABLE, "the server is briefly unavailable"))
+            self.send_error(ProtocolError(ErrorCode.UNAVAILABLE, UNAVAILABLE, ref))
         )
         self._failures.add(task)
         task.add_done_callback(self._failures.discard)

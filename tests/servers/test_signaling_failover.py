@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 
 import devstack
 from calls.models import PeerSession, Room
-from tests.helpers import CANDIDATE, SDP, joined_pair, make_user
+from tests.helpers import CANDIDATE, SDP, eventually, joined_pair, make_user
 from tests.wsclient import Peer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -168,3 +168,39 @@ async def test_sigterm_drains_clients_to_another_process_without_churn(daphne_fa
     assert await a.nothing_for(1.0, "peer-left", "peer-joined") == []
     await a.close()
     await back.close()
+
+
+async def test_a_relay_whose_publish_redis_dropped_is_answered_unavailable_and_never_delivered(
+    tmp_path, cluster_factory, server_group, room, request
+):
+    """Relay frames are published without waiting for Redis' reply; a lost PUBLISH still reaches its sender as an error.
+
+    Redis holds write commands (CLIENT PAUSE WRITE) while an offer is relayed, and the process's
+    publishing connection is killed with the PUBLISH still unanswered.
+    """
+    import redis as redis_client
+
+    redis = server_group.add(devstack.start_redis(tmp_path / "redis"))
+    nodes = cluster_factory(request, tmp_path, name="pf", REDIS_URL=redis.url)
+    a, b = await joined_pair(nodes[0].ws_url, nodes[1].ws_url, room.id)
+    admin = redis_client.Redis.from_url(redis.url)
+
+    def held_publish() -> str | None:
+        held = [c for c in admin.client_list() if "b" in c["flags"] and c["cmd"] == "publish"]
+        return held[0]["addr"] if held else None
+
+    admin.client_pause(10_000, all=False)
+    try:
+        await a.send(type="offer", room=room.id, to=b.peer, payload={"type": "offer", "sdp": SDP}, id=7)
+        address = await eventually(held_publish, what="the offer's PUBLISH held by Redis")
+        assert admin.client_kill(address)
+    finally:
+        admin.client_unpause()
+    error = await a.recv_type("error")
+    assert error["code"] == "unavailable" and error["ref"] == 7
+    await a.send(type="candidate", room=room.id, to=b.peer, payload=CANDIDATE)  # on a new connection
+    relayed = await b.recv_type("offer", "candidate")
+    assert relayed["type"] == "candidate", "the offer whose PUBLISH failed was delivered after all"
+    await a.close()
+    await b.close()
+    admin.close()

@@ -222,7 +222,7 @@ class SignalingConsumer(Relaying, InboxConsumer):
             if text is None:
                 raise ProtocolError(ErrorCode.BINARY_FRAME, "frames are JSON text; binary messages are refused")
             limit = settings.SIGNALING_MAX_FRAME
-            if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+            if protocol.oversized(text, limit):
                 raise ProtocolError(ErrorCode.TOO_LARGE, f"frames are limited to {limit} bytes")
             if not conn.bucket.take():
                 metrics.RATE_LIMITED.inc()

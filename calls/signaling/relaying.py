@@ -30,6 +30,11 @@ logger = logging.getLogger("calls.signaling")
 UNAVAILABLE = "the server is briefly unavailable; send it again"
 
 
+def _target(frame: protocol.Relay) -> str:
+    """The group a relay frame goes to: its one peer's (`to`), or the room's."""
+    return events.peer_group(frame.to) if frame.to is not None else events.room_group(frame.room)
+
+
 class Relaying:
     """Mixed into SignalingConsumer: the relay handlers, in both directions."""
 
@@ -44,10 +49,8 @@ class Relaying:
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, "join the room first", frame.id)
         if frame.to is not None and frame.to not in others:
             raise ProtocolError(ErrorCode.UNKNOWN_PEER, "no such peer in this room", frame.id)
-        text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, conn.peer, conn.user, frame.payload))
-        target = events.peer_group(frame.to) if frame.to is not None else events.room_group(frame.room)
         try:
-            await self.channel_layer.group_send(target, events.relay(frame.room, conn.peer, text, received_at))
+            await self.channel_layer.group_send(_target(frame), self._relayed(frame, received_at))
         except REDIS_ERRORS as error:  # told with the frame's ref; not a refusal (it counts for no abuse limit)
             logger.warning("redis unavailable while relaying: %s", error)
             await self.send_error(ProtocolError(ErrorCode.UNAVAILABLE, UNAVAILABLE, frame.id))
@@ -64,8 +67,7 @@ class Relaying:
         conn = self.conn
         if text is None or not conn.serving or self.inbox.lock.locked():
             return False
-        limit = settings.SIGNALING_MAX_FRAME
-        if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+        if protocol.oversized(text, settings.SIGNALING_MAX_FRAME):
             return False
         try:
             frame = protocol.parse(text)
@@ -76,16 +78,19 @@ class Relaying:
         others = conn.rooms.get(frame.room)
         if others is None or (frame.to is not None and frame.to not in others):
             return False
-        target = events.peer_group(frame.to) if frame.to is not None else events.room_group(frame.room)
-        layer = self.channel_layer
+        target, layer = _target(frame), self.channel_layer
         if not layer.can_send_nowait(target) or not conn.bucket.take():
             return False
-        received_at = conn.heard()
-        text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, conn.peer, conn.user, frame.payload))
         failed = self._relay_failed if frame.id is None else partial(self._relay_failed, ref=frame.id)
-        layer.group_send_nowait(target, events.relay(frame.room, conn.peer, text, received_at), failed)
+        layer.group_send_nowait(target, self._relayed(frame, conn.heard()), failed)
         metrics.RELAYED_BY_TYPE[frame.kind].inc()
         return True
+
+    def _relayed(self, frame: protocol.Relay, received_at: float) -> dict:
+        """The relay event: the outgoing frame encoded once, with the server-set `from` and `user`."""
+        conn = self.conn
+        text = protocol.encode(protocol.relay_frame(frame.kind, frame.room, conn.peer, conn.user, frame.payload))
+        return events.relay(frame.room, conn.peer, text, received_at)
 
     def _relay_failed(self, error: Exception, ref: protocol.Ref = None) -> None:
         """A PUBLISH written by `forward_at_once` failed: the sender hears of it, as from `forward`."""

@@ -116,16 +116,21 @@ class _CommandsProtocol(_Protocol):
         reader.feed(data)
         while (reply := reader.gets()) is not False:
             waiter = waiting.popleft()
-            if waiter.__class__ is not _Future:  # a command sent with `call_nowait`: only a failure is news
-                if isinstance(reply, ResponseError):
-                    _fail(waiter, reply)
-            elif waiter.done():
-                continue
-            elif isinstance(reply, ResponseError):
-                waiter.set_exception(reply)
-            else:
+            if isinstance(reply, ResponseError):
+                _fail(waiter, reply)
+            elif waiter.__class__ is _Future and not waiter.done():  # a `call_nowait` callback hears only of failures
                 waiter.set_result(reply)
         self.replied_at = asyncio.get_running_loop().time()
+
+    def send(self, packed: bytes, waiter: Waiter) -> None:
+        """Queue a command for this turn's write; `waiter` hears of its reply."""
+        loop = asyncio.get_running_loop()
+        if not self.waiting:
+            self.replied_at = loop.time()
+        self.waiting.append(waiter)
+        if not self.out:
+            loop.call_soon(self.flush)
+        self.out.append(packed)
 
     def flush(self) -> None:
         out, self.out = self.out, []
@@ -160,28 +165,13 @@ class Commands:
         Only while `open`. The reply is read in order with the others and dropped unless it is
         an error: what a sender would do with an awaited reply that says "done".
         """
-        protocol = self._protocol
-        loop = asyncio.get_running_loop()
-        if not protocol.waiting:
-            protocol.replied_at = loop.time()
-        protocol.waiting.append(on_error)
-        if not protocol.out:
-            loop.call_soon(protocol.flush)
-        protocol.out.append(packed)
+        self._protocol.send(packed, on_error)
 
     async def call(self, packed: bytes) -> object:
         """Send one packed command (`command(...)`) and wait for its reply; Redis errors are raised."""
-        protocol = self._protocol
-        if protocol is None or protocol.transport is None:
-            protocol = await self._open()
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        if not protocol.waiting:
-            protocol.replied_at = loop.time()
-        protocol.waiting.append(future)
-        if not protocol.out:
-            loop.call_soon(protocol.flush)
-        protocol.out.append(packed)
+        protocol = self._protocol if self.open else await self._open()
+        future = asyncio.get_running_loop().create_future()
+        protocol.send(packed, future)
         return await future
 
     async def _open(self) -> _CommandsProtocol:
@@ -207,10 +197,10 @@ class Commands:
 
     def _watch(self) -> None:
         """A command unanswered for REPLY_TIMEOUT gives the connection up: its callers hear of it."""
-        protocol = self._protocol
-        if protocol is None or protocol.transport is None:
+        if not self.open:
             self._watchdog = None
             return
+        protocol = self._protocol
         if protocol.waiting and asyncio.get_running_loop().time() - protocol.replied_at > REPLY_TIMEOUT:
             logger.warning("redis did not answer in %.0f s; reconnecting", REPLY_TIMEOUT)
             waiting, protocol.waiting = protocol.waiting, deque()

@@ -315,6 +315,11 @@ def decode(text: str | bytes) -> dict[str, Any]:
     return data
 
 
+def oversized(text: str, limit: int) -> bool:
+    """The frame is longer than `limit` bytes (encoded only when its characters could make it so)."""
+    return len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit)
+
+
 def peek_ref(text: str | bytes) -> Ref:
     """The `id` of a frame refused before parsing (rate limit), or None if it has no valid one."""
     try:

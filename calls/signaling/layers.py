@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, _wrap_close
 from channels_redis.utils import create_pool
 
-from calls.signaling import resp
+from calls.signaling import resp, subscriber
 
 logger = logging.getLogger("calls.signaling")
 
@@ -36,13 +36,13 @@ class _Shard:
         self.channel_layer = channel_layer
         self._pool = None
         self._commands: resp.Commands | None = None
-        self._subscriber: resp.Subscriber | None = None
+        self._subscriber: subscriber.Subscriber | None = None
 
     def _ensure_redis(self) -> None:
         if self._pool is None:
             self._pool = create_pool(self.host)
             self._commands = resp.Commands(self._pool)
-            self._subscriber = resp.Subscriber(self._pool, self._receive_message)
+            self._subscriber = subscriber.Subscriber(self._pool, self._receive_message)
 
     async def publish(self, channel: str, message: bytes) -> None:
         if self._commands is None:
@@ -50,8 +50,14 @@ class _Shard:
         await self._commands.call(resp.publish(channel.encode(), message))
 
     async def subscribe(self, channel: str) -> None:
+        """Subscribe, confirmed: a group's messages published after this returns reach its members here."""
         self._ensure_redis()
         await self._subscriber.subscribe(channel)
+
+    async def subscribe_queued(self, channel: str) -> None:
+        """Subscribe without waiting for Redis' confirmation (a new channel nobody can know yet)."""
+        self._ensure_redis()
+        await self._subscriber.subscribe(channel, confirmed=False)
 
     async def unsubscribe(self, channel: str) -> None:
         if self._subscriber is not None:
@@ -100,7 +106,7 @@ class _CoalescingLoopLayer(RedisPubSubLoopLayer):
         """A new channel whose messages go to `deliver(event)` (synchronously, in order) instead of a queue."""
         channel = f"{self.prefix}specific.{uuid.uuid4().hex}"
         self.channels[channel] = deliver
-        await self._get_shard(channel).subscribe(channel)
+        await self._get_shard(channel).subscribe_queued(channel)
         return channel
 
     async def delete_channel(self, channel: str, groups: Iterable[str]) -> None:

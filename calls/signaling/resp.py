@@ -9,8 +9,7 @@ complete reply is handled there and then, with no task, await or timer per messa
 - `Commands` pipelines commands: each is written at once (the writes of one turn of the
   event loop go out together) and its future is resolved when its reply comes back; Redis
   answers a connection's commands in order.
-- `Subscriber` holds a connection in pub/sub mode and calls `on_message(channel, data)` for
-  each message; it reconnects by itself and subscribes again to everything it held.
+- `calls.signaling.subscriber` holds a connection in pub/sub mode on the same footing.
 
 redis-py still opens each connection (URLs, unix sockets, TLS, passwords, Sentinel), so
 every configuration the rest of the site uses works here; then the transport is taken over.
@@ -19,7 +18,6 @@ every configuration the rest of the site uses works here; then the transport is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -35,10 +33,6 @@ logger = logging.getLogger("calls.signaling")
 # Seconds a command may wait for its reply before the connection is given up (redis-py's
 # socket_timeout for the rest of the site's Redis traffic, calls.signaling.store).
 REPLY_TIMEOUT = 5.0
-# Seconds of silence after which a subscriber PINGs to find out whether Redis is still there.
-HEALTH_INTERVAL = 15.0
-# Reconnection delays of a subscriber, seconds (the last one repeats).
-BACKOFF = (0.0, 0.1, 0.25, 0.5, 1.0)
 
 
 def command(*parts: bytes) -> bytes:
@@ -67,7 +61,7 @@ async def open_stream(pool: ConnectionPool) -> asyncio.StreamWriter:
     return writer
 
 
-class _Protocol(asyncio.Protocol):
+class RedisProtocol(asyncio.Protocol):
     """What both kinds of connection share: a transport, a hiredis reader, a closed flag."""
 
     def __init__(self) -> None:
@@ -104,7 +98,7 @@ def _fail(waiter: Waiter, error: Exception) -> None:
         waiter.set_exception(error)
 
 
-class _CommandsProtocol(_Protocol):
+class _CommandsProtocol(RedisProtocol):
     def __init__(self) -> None:
         super().__init__()
         self.waiting: deque[Waiter] = deque()
@@ -220,121 +214,3 @@ class Commands:
         if protocol is not None and protocol.transport is not None:
             protocol.close()
             await protocol.closed
-
-
-class _SubscriberProtocol(_Protocol):
-    def __init__(self, on_message: Callable[[bytes, bytes], None]) -> None:
-        super().__init__()
-        self.on_message = on_message
-        self.heard_at = asyncio.get_running_loop().time()
-        self.pinged = False
-
-    def data_received(self, data: bytes) -> None:
-        reader, on_message = self.reader, self.on_message
-        reader.feed(data)
-        while (reply := reader.gets()) is not False:
-            if isinstance(reply, list) and reply[0] == b"message":
-                try:
-                    on_message(reply[1], reply[2])
-                except Exception:  # one bad delivery spares the messages after it
-                    logger.exception("failed to deliver a message")
-            elif isinstance(reply, ResponseError):
-                logger.error("redis refused a subscription command: %s", reply)
-        self.heard_at = asyncio.get_running_loop().time()
-        self.pinged = False
-
-    def write(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
-
-
-class Subscriber:
-    """One pub/sub connection; what it is subscribed to survives reconnections."""
-
-    def __init__(self, pool: ConnectionPool, on_message: Callable[[bytes, bytes], None]) -> None:
-        self.pool = pool
-        self.on_message = on_message
-        self.channels: set[str] = set()
-        self._protocol: _SubscriberProtocol | None = None
-        self._ready: asyncio.Future | None = None
-        self._task: asyncio.Task | None = None
-
-    async def subscribe(self, channel: str) -> None:
-        """Subscribe (written, not awaited: Redis applies it before any later command on this connection)."""
-        if channel in self.channels:
-            return
-        self.channels.add(channel)
-        protocol = await self._connected()
-        protocol.write(command(b"SUBSCRIBE", channel.encode()))
-
-    async def unsubscribe(self, channel: str) -> None:
-        if channel not in self.channels:
-            return
-        self.channels.discard(channel)
-        protocol = self._protocol
-        if protocol is not None and protocol.transport is not None:
-            protocol.write(command(b"UNSUBSCRIBE", channel.encode()))
-
-    async def _connected(self) -> _SubscriberProtocol:
-        if self._task is None:
-            self._ready = asyncio.get_running_loop().create_future()
-            self._task = asyncio.ensure_future(self._run())
-        protocol = self._protocol
-        if protocol is not None and protocol.transport is not None:
-            return protocol
-        return await asyncio.shield(self._ready)
-
-    async def _run(self) -> None:
-        """Connect, subscribe to everything held, watch the connection; again after each loss."""
-        attempt = 0
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
-            try:
-                protocol = _SubscriberProtocol(self.on_message)
-                protocol.take(await open_stream(self.pool))
-            except Exception as exc:
-                attempt += 1
-                if self._ready is not None and not self._ready.done():
-                    self._ready.set_exception(exc)  # callers waiting now hear of it; the task keeps trying
-                    self._ready.exception()  # retrieved: no "never retrieved" warning if nobody waited
-                logger.warning("redis pub/sub connection failed: %s", exc)
-                self._ready = loop.create_future()
-                continue
-            opened_at = loop.time()
-            if self.channels:
-                protocol.write(command(b"SUBSCRIBE", *(name.encode() for name in self.channels)))
-            self._protocol = protocol
-            if self._ready is not None and not self._ready.done():
-                self._ready.set_result(protocol)
-            await self._watch(protocol)
-            attempt = attempt + 1 if loop.time() - opened_at < 1.0 else 1  # back off from a flapping Redis
-            self._ready = loop.create_future()
-            logger.warning("redis pub/sub connection lost; reconnecting")
-
-    async def _watch(self, protocol: _SubscriberProtocol) -> None:
-        """Return when the connection is gone; a silent Redis is PINGed, and dropped if it stays silent."""
-        loop = asyncio.get_running_loop()
-        while not protocol.closed.done():
-            silent = loop.time() - protocol.heard_at
-            if protocol.pinged and silent > HEALTH_INTERVAL + REPLY_TIMEOUT:
-                protocol.transport.abort()
-                break
-            if not protocol.pinged and silent > HEALTH_INTERVAL:
-                protocol.write(command(b"PING"))
-                protocol.pinged = True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(protocol.closed), 1.0)
-        await protocol.closed
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        protocol, self._protocol = self._protocol, None
-        if protocol is not None and protocol.transport is not None:
-            protocol.close()
-            await protocol.closed
-        self.channels.clear()

@@ -44,7 +44,7 @@ async def publishing_connection(layer, channel: str) -> resp._CommandsProtocol:
     return protocol
 
 
-def client_address(protocol: resp._Protocol) -> str:
+def client_address(protocol: resp.RedisProtocol) -> str:
     host, port = protocol.transport.get_extra_info("sockname")[:2]
     return f"{host}:{port}"
 
@@ -153,11 +153,76 @@ async def test_a_subscriber_connection_redis_closed_comes_back_with_its_subscrip
     await asyncio.wait_for(old.closed, 5)
     new = await asyncio.wait_for(subscriber._connected(), 5)
     assert new is not old
-    names = [inbox, f"{layer._get_layer().prefix}__group__g"]
+    names = [inbox, group_channel(layer, "g")]
     await eventually(lambda: all(n for _, n in admin.pubsub_numsub(*names)), what="both subscriptions back")
     await layer.send(inbox, {"type": "relay", "i": "direct"})
     await layer.group_send("g", {"type": "relay", "i": "group"})
     assert [m["i"] for m in await drain(layer, inbox, 2)] == ["direct", "group"]
+
+
+def group_channel(layer, group: str) -> str:
+    return f"{layer._get_layer().prefix}__group__{group}"
+
+
+async def test_group_add_returns_once_redis_holds_the_subscription(redis):
+    """A join listens to its room before it reads who is there: nothing published after group_add can miss it."""
+    from calls.signaling import store
+
+    here = get_channel_layer()
+    elsewhere = layers.CoalescingPubSubChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    first, second = await here.new_channel(), await here.new_channel()
+    await asyncio.gather(here.group_add("r.room", first), here.group_add("r.room", second))
+    # No waiting here: both calls returned only once Redis had confirmed the subscription.
+    assert store.get_sync().pubsub_numsub(group_channel(here, "r.room")) == [
+        (group_channel(here, "r.room").encode(), 1)
+    ]
+    await elsewhere.group_send("r.room", {"type": "relay", "i": "joined"})
+    assert (await drain(here, first, 1))[0]["i"] == "joined"
+    assert (await drain(here, second, 1))[0]["i"] == "joined"
+    await elsewhere.flush()
+
+
+async def test_a_storm_of_subscriptions_goes_out_in_few_writes(redis, monkeypatch):
+    from calls.signaling import subscriber
+
+    real = subscriber._SubscriberProtocol.flush
+    sizes: list[int] = []
+
+    def counted(self):
+        if self.out:
+            sizes.append(len(self.out))
+        real(self)
+
+    monkeypatch.setattr(subscriber._SubscriberProtocol, "flush", counted)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    rooms = 200
+    await asyncio.gather(*(layer.group_add(f"r.{i}", channel) for i in range(rooms)))
+    assert sum(sizes) == rooms + 1  # the channel's own subscription, then one per room
+    assert len(sizes) < rooms / 10, f"{len(sizes)} writes for {rooms} subscriptions: {sizes}"
+    await layer.group_send("r.199", {"type": "relay", "i": "last"})
+    assert (await drain(layer, channel, 1))[0]["i"] == "last"
+
+
+async def test_a_subscription_redis_does_not_confirm_fails_after_the_reply_timeout_and_comes_back(redis, monkeypatch):
+    from calls.signaling import store
+
+    monkeypatch.setattr(resp, "REPLY_TIMEOUT", 0.5)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("r.before", channel)
+    admin = store.get_sync()
+    admin.client_pause(4_000, all=True)  # Redis holds every command, SUBSCRIBE too, for 4 s
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(store.REDIS_ERRORS):
+        await asyncio.wait_for(layer.group_add("r.held", channel), 3.5)
+    waited = asyncio.get_running_loop().time() - started
+    assert 0.5 <= waited < 3.5, waited  # the timeout, checked once a second, well before the pause ends
+    # Once Redis answers again, the subscriber reconnects and holds both groups (it still has them).
+    names = [group_channel(layer, "r.before"), group_channel(layer, "r.held")]
+    await eventually(lambda: all(n for _, n in admin.pubsub_numsub(*names)), what="both subscriptions back")
+    await layer.group_send("r.held", {"type": "relay", "i": "held"})
+    assert (await drain(layer, channel, 1))[0]["i"] == "held"
 
 
 async def test_an_unreachable_redis_fails_the_waiting_senders_instead_of_hanging(redis):

@@ -16,6 +16,7 @@ from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
+from calls import sessions
 from calls.models import user_info
 from calls.net import is_trusted_proxy
 from calls.signaling import tickets
@@ -38,13 +39,15 @@ def _session_user(session_key: str | None) -> tuple[Any, dict[str, Any] | None]:
     """A session cookie's user and how frames show it, in one trip to the database thread.
 
     Django's own `get_user` decides (backend, active user, the session hash, with
-    SECRET_KEY_FALLBACKS), as for an HTTP request; channels' AuthMiddlewareStack took one
-    trip for it and the consumer another for `user_info`.
+    SECRET_KEY_FALLBACKS), as for an HTTP request, except in the common case that
+    `calls.sessions` answers with the same rows in two fixed statements.
     """
     if not session_key:
         return AnonymousUser(), None
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    user = get_user(SimpleNamespace(session=session))
+    user = sessions.session_user(session_key) if sessions.applies() else None  # the common case, in two statements
+    if user is None:
+        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        user = get_user(SimpleNamespace(session=session))
     return (user, user_info(user)) if user.is_authenticated else (user, None)
 
 

@@ -1,0 +1,125 @@
+"""A session cookie's user, with their profile, in two fixed statements: the WebSocket connect's lookup.
+
+Django's `get_user` runs three ORM queries for it (the session, the user, then the profile
+for how frames show them), and building those querysets cost a connect more than running
+them. `session_user` reads the same rows with two statements formatted once, for the case
+that is nearly every connect: database sessions, Django's ModelBackend, an active user and
+a session hash made with SECRET_KEY or one of SECRET_KEY_FALLBACKS. It decides as
+`get_user` does and writes nothing: a session of a fallback key is accepted as it stands
+and rotated by the next HTTP request, which can set the new cookie (a WebSocket cannot).
+Any other case (no such session, another backend, an inactive user, a hash that matches
+no key) answers None, and the caller asks Django's `get_user`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+from calls.models import Profile
+
+DATABASE_SESSIONS = "django.contrib.sessions.backends.db"
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def applies() -> bool:
+    """The site keeps sessions in the database and signs people in with ModelBackend."""
+    return settings.SESSION_ENGINE == DATABASE_SESSIONS and MODEL_BACKEND in settings.AUTHENTICATION_BACKENDS
+
+
+def session_user(session_key: str):
+    """The active user of a valid database session, their profile loaded; None: ask Django's `get_user`."""
+    store = SessionStore()
+    if not store._validate_session_key(session_key):
+        return None
+    with connection.cursor() as cursor:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(_session_sql(), [session_key, now])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        data = store.decode(row[0])
+        if data.get(BACKEND_SESSION_KEY) != MODEL_BACKEND or not data.get(HASH_SESSION_KEY):
+            return None
+        try:
+            user_id = get_user_model()._meta.pk.to_python(data[SESSION_KEY])
+        except (KeyError, ValidationError):
+            return None
+        cursor.execute(_user_sql(), [user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user_columns, profile_columns = _columns()
+    values = _converted(row, user_columns + profile_columns)
+    user = get_user_model().from_db(connection.alias, [c.attname for c in user_columns], values[: len(user_columns)])
+    if not getattr(user, "is_active", True) or not _hash_matches(data[HASH_SESSION_KEY], user):
+        return None
+    profile = values[len(user_columns) :]
+    if profile[0] is not None:
+        user.profile = Profile.from_db(connection.alias, [c.attname for c in profile_columns], profile)
+    return user
+
+
+def _hash_matches(session_hash: str, user) -> bool:
+    """The session's hash is the user's under SECRET_KEY or a fallback key (what `get_user` accepts)."""
+    if constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return True
+    return any(constant_time_compare(session_hash, fallback) for fallback in user.get_session_auth_fallback_hash())
+
+
+class _Column:
+    """A selected field and the converters the ORM would run on its value (SQLite's text datetimes, 0/1 booleans)."""
+
+    def __init__(self, field) -> None:
+        self.attname = field.attname
+        self.expression = field.get_col(field.model._meta.db_table)
+        self.converters = connection.ops.get_db_converters(self.expression) + self.expression.get_db_converters(
+            connection
+        )
+
+
+def _converted(row: tuple, columns: list[_Column]) -> list:
+    values = list(row)
+    for i, column in enumerate(columns):
+        for converter in column.converters:
+            values[i] = converter(values[i], column.expression, connection)
+    return values
+
+
+@functools.cache
+def _columns() -> tuple[list[_Column], list[_Column]]:
+    """The user's and the profile's concrete fields, in model order (as `from_db` wants them)."""
+    return (
+        [_Column(f) for f in get_user_model()._meta.concrete_fields],
+        [_Column(f) for f in Profile._meta.concrete_fields],
+    )
+
+
+@functools.cache
+def _session_sql() -> str:
+    """The data of an unexpired session (names from the models' metadata formatted in; values are parameters)."""
+    quote, meta = connection.ops.quote_name, SessionStore.get_model_class()._meta
+    data, key, expires = (quote(meta.get_field(name).column) for name in ("session_data", "session_key", "expire_date"))
+    return f"SELECT {data} FROM {quote(meta.db_table)} WHERE {key} = %s AND {expires} > %s"  # noqa: S608
+
+
+@functools.cache
+def _user_sql() -> str:
+    """A user's row and their profile's (NULLs when they have none)."""
+    quote = connection.ops.quote_name
+    user_meta, profile_meta = get_user_model()._meta, Profile._meta
+    columns = [f"u.{quote(f.column)}" for f in user_meta.concrete_fields]
+    columns += [f"p.{quote(f.column)}" for f in profile_meta.concrete_fields]
+    link = quote(Profile._meta.get_field("user").column)
+    return (
+        f"SELECT {', '.join(columns)} FROM {quote(user_meta.db_table)} u "  # noqa: S608
+        f"LEFT JOIN {quote(profile_meta.db_table)} p ON p.{link} = u.{quote(user_meta.pk.column)} "
+        f"WHERE u.{quote(user_meta.pk.column)} = %s"
+    )

@@ -14,6 +14,7 @@ class NodeLifecycle:
     def __init__(self, app: Any) -> None:
         self.app = app
         sweeps.install(node)
+        handshake.defer_debug_formatting()
 
     async def __call__(self, scope, receive, send):
         node.ensure_started()

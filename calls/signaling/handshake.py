@@ -21,6 +21,7 @@ tests/unit/test_handshake.py fails loudly if daphne's, autobahn's or Twisted's i
 
 from __future__ import annotations
 
+import pprint
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -113,3 +114,32 @@ def release_handshake(scope: dict[str, Any]) -> None:
     if release is not None:
         release()
     scope["headers"] = ()
+
+
+class _Formatted:
+    """`pprint.pformat(value)`, formatted only when a log line is written with it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return pprint.pformat(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def defer_debug_formatting() -> None:
+    """autobahn pretty-prints its forty-odd options for a debug line at every new connection, whether
+    debug lines are logged or not (a few per cent of a connect storm); this formats them only for a
+    line that is written. tests/unit/test_handshake.py checks that autobahn uses `pformat` only so."""
+    from autobahn.websocket import protocol
+
+    protocol.pformat = _Formatted
+    protocol.Timings.__str__ = _timings_text  # its one other use, which must answer a str
+
+
+def _timings_text(timings: Any) -> str:
+    return pprint.pformat(timings._timings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import gc
 import inspect
+import pprint
 import sys
 import textwrap
 import weakref
@@ -143,3 +144,40 @@ def test_autobahn_still_uses_only_len_append_and_popleft_of_its_send_queue():
     assert used == {"append", "popleft"}, f"autobahn uses more of its send queue now: {used}"
     source = inspect.getsource(autobahn_protocol.WebSocketProtocol._connectionMade)
     assert "self.send_queue = deque()" in source
+
+
+def test_autobahn_formats_its_options_only_for_a_debug_line_that_is_written(monkeypatch):
+    monkeypatch.setattr(autobahn_protocol, "pformat", autobahn_protocol.pformat)
+    monkeypatch.setattr(autobahn_protocol.Timings, "__str__", autobahn_protocol.Timings.__str__)
+    handshake.defer_debug_formatting()
+    timings = autobahn_protocol.Timings()
+    timings.track("onOpen")
+    assert str(timings) == pprint.pformat(timings._timings)  # still a str where autobahn returns one
+    formatted = []
+
+    class Option:
+        def __repr__(self) -> str:
+            formatted.append(self)
+            return "option"
+
+    deferred = autobahn_protocol.pformat([Option(), Option()])
+    assert formatted == []  # a connection's debug line that nobody logs costs no formatting
+    assert f"\n{deferred}" == "\n[option, option]" and len(formatted) == 2  # the line, when it is written
+
+
+def test_canary_autobahn_passes_pformat_only_as_a_log_argument():
+    """If this fails, autobahn uses pformat's result in another way: re-read defer_debug_formatting."""
+    tree = ast.parse(inspect.getsource(autobahn_protocol))
+    uses = [
+        node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "pformat"
+    ]
+    assert uses, "autobahn no longer calls pformat: defer_debug_formatting can go"
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    for use in uses:
+        parent = parents[use]
+        while isinstance(parent, ast.keyword):
+            parent = parents[parent]
+        # a keyword of a log call, or Timings.__str__'s answer (which defer_debug_formatting replaces)
+        logged = isinstance(parent, ast.Call) and ast.unparse(parent.func).startswith("self.log.")
+        timings = isinstance(parent, ast.Return) and ast.unparse(use) == "pformat(self._timings)"
+        assert logged or timings, f"pformat used at line {use.lineno}: {ast.unparse(parent)[:80]}"

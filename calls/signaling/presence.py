@@ -151,7 +151,6 @@ async def attach(
     peer: str, uid: int, user_json: str, node: str, conn: str, ip: str, ua: str, resume_token: str, most: int = 0
 ) -> bool:
     """Record a new peer held by connection `conn` on `node`; False when the user has `most` peers already."""
-    r = store.get_async()
     peer_keys = [
         keys.peer(peer),
         keys.peer_rooms(peer),
@@ -161,7 +160,7 @@ async def attach(
         keys.resume(resume_token),
     ]
     args = [peer, uid, user_json, node, conn, _now(), ip, ua[:400], resume_token, most]
-    return bool(await store.script(r, _ATTACH)(keys=peer_keys, args=args))
+    return bool(await store.run(_ATTACH, peer_keys, args))
 
 
 async def resume(token: str, uid: int, node: str, conn: str, next_token: str = "") -> Resumed | None:
@@ -186,7 +185,7 @@ async def resume(token: str, uid: int, node: str, conn: str, next_token: str = "
             keys.resume(next_token),
         ]
         args = [peer, uid, old_node, node, conn, _now(), next_token]
-        result = await store.script(r, _RESUME)(keys=script_keys, args=args)
+        result = await store.run(_RESUME, script_keys, args)
         if result == _MOVED:
             continue
         if not result:
@@ -198,10 +197,9 @@ async def resume(token: str, uid: int, node: str, conn: str, next_token: str = "
 
 async def detach(peer: str, conn: str, node: str, grace: float, reason: str) -> bool:
     """Keep the peer for `grace` seconds so its client can resume; False if another connection holds it."""
-    r = store.get_async()
     deadline = f"{time.time() + grace:.3f}"
     script_keys = [keys.peer(peer), keys.node_peers(node), keys.detached()]
-    return bool(await store.script(r, _DETACH)(keys=script_keys, args=[peer, conn, deadline, reason]))
+    return bool(await store.run(_DETACH, script_keys, [peer, conn, deadline, reason]))
 
 
 async def remove(peer: str, conn: str = "", expired_by: float | None = None) -> tuple[str, list[str]] | None:
@@ -235,7 +233,7 @@ async def remove(peer: str, conn: str = "", expired_by: float | None = None) -> 
         ]
         expired = f"{expired_by:.3f}" if expired_by is not None else ""
         args = [peer, conn, node, uid, token, expired, *room_ids]
-        result = await store.script(r, _REMOVE)(keys=script_keys, args=args)
+        result = await store.run(_REMOVE, script_keys, args)
         if result == _MOVED:
             continue
         if not result:
@@ -303,7 +301,7 @@ async def reap_node(node: str, deadline: float) -> int:
             keys.detached(),
             *(keys.peer(p) for p in peer_ids),
         ]
-        count = int(await store.script(r, _REAP_NODE)(keys=script_keys, args=[node, f"{deadline:.3f}", *peer_ids]))
+        count = int(await store.run(_REAP_NODE, script_keys, [node, f"{deadline:.3f}", *peer_ids]))
         if count >= 0:
             return count
     raise ScriptContention("reap_node")

@@ -111,6 +111,10 @@ class _CommandsProtocol(RedisProtocol):
         while (reply := reader.gets()) is not False:
             waiter = waiting.popleft()
             if isinstance(reply, ResponseError):
+                if str(reply).startswith("READONLY") and self.transport is not None:
+                    # a master demoted by a Sentinel failover: reconnect (the pool asks Sentinel anew)
+                    reply = RedisConnectionError(f"Redis is a replica now ({reply})")
+                    self.transport.abort()
                 _fail(waiter, reply)
             elif waiter.__class__ is _Future and not waiter.done():  # a `call_nowait` callback hears only of failures
                 waiter.set_result(reply)

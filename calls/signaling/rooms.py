@@ -200,9 +200,8 @@ async def enter(
 
     With `most_per_user`, raises TooManyOfUser when user `user_id` already has that many peers in it.
     """
-    r = store.get_async()
     args = [peer, user_json, max_peers, room_id, user_id, most_per_user, media_json, STATE_TTL]
-    result = await store.script(r, _JOIN)(keys=_keys(room_id, peer), args=args)
+    result = await store.run(_JOIN, _keys(room_id, peer), args)
     if result == -1:
         raise TooManyOfUser(room_id)
     if not result:
@@ -223,13 +222,13 @@ async def add_chat(room_id: str, peer: str, text: str) -> bool:
     """Keep a chat frame in the room's history (the last CHAT_HISTORY); False when `peer` is not in the room."""
     script_keys = [keys.room_members(room_id), keys.room_chat(room_id)]
     args = [peer, text, CHAT_HISTORY, STATE_TTL]
-    return bool(await store.script(store.get_async(), _CHAT)(keys=script_keys, args=args))
+    return bool(await store.run(_CHAT, script_keys, args))
 
 
 async def set_media(room_id: str, peer: str, media_json: str) -> bool:
     """Record what `peer` sends; False when it is not in the room."""
     script_keys = [keys.room_members(room_id), keys.room_media(room_id)]
-    return bool(await store.script(store.get_async(), _MEDIA)(keys=script_keys, args=[peer, media_json, STATE_TTL]))
+    return bool(await store.run(_MEDIA, script_keys, [peer, media_json, STATE_TTL]))
 
 
 class NotInRoom(Exception):
@@ -243,7 +242,7 @@ async def set_hand(room_id: str, sender: str, peer: str, raised: bool) -> list[s
     """
     script_keys = [keys.room_members(room_id), keys.room_hands(room_id)]
     args = [sender, peer, "1" if raised else "0", STATE_TTL]
-    result = await store.script(store.get_async(), _HAND)(keys=script_keys, args=args)
+    result = await store.run(_HAND, script_keys, args)
     if result == -1:
         raise NotInRoom(peer)
     if result == 0:
@@ -253,8 +252,7 @@ async def set_hand(room_id: str, sender: str, peer: str, raised: bool) -> list[s
 
 async def leave(room_id: str, peer: str) -> bool:
     """Remove `peer` (its media state and hand) from the room; True when it was there."""
-    r = store.get_async()
-    return bool(await store.script(r, _LEAVE)(keys=_keys(room_id, peer), args=[peer, room_id]))
+    return bool(await store.run(_LEAVE, _keys(room_id, peer), [peer, room_id]))
 
 
 async def amembers(room_id: str) -> dict[str, str]:

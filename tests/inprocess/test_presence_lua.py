@@ -39,25 +39,18 @@ async def detached_deadline(peer: str) -> float | None:
 
 def interleave(monkeypatch, source: str, step, times: int = 1) -> list:
     """Run `step()` between the caller's read and the script `source` (the first `times` runs); results kept."""
-    real = store.script
+    real = store.run
     results: list = []
 
-    def script(client, src):
-        registered = real(client, src)
-        if src != source:
-            return registered
+    async def run(src, script_keys, args):
+        if src != source or len(results) >= times:
+            return await real(src, script_keys, args)
+        await step()
+        result = await real(src, script_keys, args)
+        results.append(result)
+        return result
 
-        async def run(**kwargs):
-            if len(results) < times:
-                await step()
-                result = await registered(**kwargs)
-                results.append(result)
-                return result
-            return await registered(**kwargs)
-
-        return run
-
-    monkeypatch.setattr(store, "script", script)
+    monkeypatch.setattr(store, "run", run)
     return results
 
 
@@ -101,10 +94,10 @@ async def test_of_two_resumes_racing_with_one_token_only_one_wins(redis, monkeyp
 
     async def another_process_resumes_first():
         with monkeypatch.context() as m:  # the nested resume runs unpatched
-            m.setattr(store, "script", real_script)
+            m.setattr(store, "run", real_run)
             assert (await presence.resume(token, UID, "n2", "c2")).old_conn == "c1"
 
-    real_script = store.script
+    real_run = store.run
     interleave(monkeypatch, presence._RESUME, another_process_resumes_first)
     assert await presence.resume(token, UID, "n3", "c3") is None  # the token was spent meanwhile
     assert await presence.connection_of("p1") == "c2"
@@ -215,8 +208,7 @@ async def test_the_remove_script_with_stale_arguments_changes_nothing(redis):
         keys.active_rooms(),
         keys.room_members("first"),
     ]
-    r = store.get_async()
-    result = await store.script(r, presence._REMOVE)(keys=stale_keys, args=["p1", "c1", "n1", UID, token, "", "first"])
+    result = await store.run(presence._REMOVE, stale_keys, ["p1", "c1", "n1", UID, token, "", "first"])
     assert result == b"moved"
     assert await smembers(keys.peer_rooms("p1")) == {"first", "second"}
     assert set(await rooms.amembers("first")) == {"p1"}

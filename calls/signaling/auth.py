@@ -7,7 +7,6 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import get_user, get_user_model
@@ -20,11 +19,12 @@ from calls import sessions
 from calls.models import user_info
 from calls.net import is_trusted_proxy
 from calls.signaling import tickets
+from calls.signaling.database import on_database_thread
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-@database_sync_to_async
+@on_database_thread
 def _load_user(user_id: int) -> tuple[Any, dict[str, Any] | None]:
     """A ticket's user and how frames show it (one trip to the database thread)."""
     try:
@@ -34,7 +34,7 @@ def _load_user(user_id: int) -> tuple[Any, dict[str, Any] | None]:
     return user, user_info(user)
 
 
-@database_sync_to_async
+@on_database_thread
 def _session_user(session_key: str | None) -> tuple[Any, dict[str, Any] | None]:
     """A session cookie's user and how frames show it, in one trip to the database thread.
 

@@ -17,14 +17,24 @@ from urllib.parse import parse_qs
 
 import orjson
 from autobahn.exception import Disconnected as TransportClosed  # daphne's WebSocket library
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
 from calls.logs import context_id, new_id
 from calls.models import user_info
 from calls.net import client_address
-from calls.signaling import backpressure, departures, direct, events, history, meeting, metrics, presence, protocol
+from calls.signaling import (
+    backpressure,
+    database,
+    departures,
+    direct,
+    events,
+    history,
+    meeting,
+    metrics,
+    presence,
+    protocol,
+)
 from calls.signaling.auth import header
 from calls.signaling.connection import Connection
 from calls.signaling.handshake import release_handshake
@@ -131,7 +141,7 @@ class SignalingConsumer(Relaying, InboxConsumer):
             return await self.refuse_connection(CloseCode.TRY_AGAIN_LATER)
         self.user = user
         conn.user_id = user.pk
-        conn.user = self.scope.get("user_info") or await database_sync_to_async(user_info)(user)
+        conn.user = self.scope.get("user_info") or await database.run(user_info, user)
         conn.user_json = orjson.dumps(conn.user).decode()
         client = self.scope.get("client") or (None, None)
         conn.ip = client_address(client[0], header(self.scope, b"x-forwarded-for")) or ""
@@ -145,7 +155,7 @@ class SignalingConsumer(Relaying, InboxConsumer):
             logger.warning("redis unavailable at connect")
             return await self.refuse_connection(CloseCode.TRY_AGAIN_LATER)
         node.register(self)
-        metrics.CONNECTS.labels(str(resumed).lower()).inc()
+        metrics.CONNECTS_BY_RESUMED[resumed].inc()
         await self.accept()
         self.transport = self.scope.get(backpressure.SCOPE_KEY)
         self.writer = self.scope.get(backpressure.WRITER_KEY)

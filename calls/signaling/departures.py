@@ -36,7 +36,7 @@ async def announce_left(peer: str, room_ids: list[str], reason: LeaveReason) -> 
     """Tell each room that `peer` left it."""
     layer = get_channel_layer()
     for room_id in room_ids:
-        metrics.LEAVES.labels(str(reason)).inc()
+        (metrics.LEAVES_BY_REASON.get(reason) or metrics.LEAVES.labels(str(reason))).inc()
         text = protocol.encode(protocol.peer_left_frame(room_id, peer, reason))
         await layer.group_send(events.room_group(room_id), events.peer_left(room_id, peer, text))
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -30,6 +29,7 @@ from django.utils import timezone
 
 from calls.models import Call, Room, accepting_calls_from, display_name, user_info
 from calls.signaling import events, keys, metrics, protocol, rooms, store
+from calls.signaling.database import on_database_thread
 from calls.signaling.protocol import ErrorCode, ProtocolError
 
 State = Call.State
@@ -61,7 +61,7 @@ def _busy(user) -> bool:
     return any(count for count in rooms.live_counts(room_ids).values())
 
 
-@database_sync_to_async
+@on_database_thread
 def place(caller, username: str, ref: protocol.Ref) -> Call:
     """Create a call (ringing, or busy) after checking the callee accepts calls from the caller."""
     callee = get_user_model().objects.filter(username=username, is_active=True).first()
@@ -97,7 +97,7 @@ _TRANSITIONS = {
 }
 
 
-@database_sync_to_async
+@on_database_thread
 def act(user, action: str, call_id: str, ref: protocol.Ref) -> Call:
     """Apply accept/decline/cancel/hangup by `user`, or raise call_not_found / forbidden / invalid_state."""
     call = _load(call_id)
@@ -128,7 +128,7 @@ def _transition(call: Call, required: str, changes: dict, ref: protocol.Ref) -> 
     return _load(call.pk)
 
 
-@database_sync_to_async
+@on_database_thread
 def miss(call_id: str) -> Call | None:
     """Ringing for too long: missed (None if it was answered, declined or cancelled meanwhile)."""
     if not Call.objects.filter(pk=call_id, state=State.RINGING).update(state=State.MISSED, ended_at=timezone.now()):
@@ -175,14 +175,14 @@ async def sweep_ringing(now: float | None = None) -> int:
     return count
 
 
-@database_sync_to_async
+@on_database_thread
 def _accepted_calls(older_than: float, now: float) -> list[tuple[int, str]]:
     cutoff = datetime.fromtimestamp(now, UTC) - timedelta(seconds=older_than)
     calls = Call.objects.filter(state=State.ACCEPTED, answered_at__lt=cutoff).exclude(room=None)
     return list(calls.values_list("pk", "room_id")[:500])
 
 
-@database_sync_to_async
+@on_database_thread
 def _end_abandoned(call_id: int) -> Call | None:
     if not Call.objects.filter(pk=call_id, state=State.ACCEPTED).update(state=State.ENDED, ended_at=timezone.now()):
         return None

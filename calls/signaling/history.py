@@ -13,11 +13,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls.models import PeerSession, Room
+from calls.signaling import database
+from calls.signaling.database import on_database_thread
 
 logger = logging.getLogger("calls.history")
 
@@ -68,7 +69,7 @@ class WriteBehind:
         memberships, self.memberships = self.memberships, set()
         if sessions or memberships:
             try:
-                await database_sync_to_async(_write_rows)(sessions, memberships)
+                await database.run(_write_rows, sessions, memberships)
             except Exception:
                 logger.exception("writing connection history failed", extra={"rows": len(sessions)})
 
@@ -89,7 +90,7 @@ def _write_rows(sessions: list[PeerSession], memberships: set[tuple[str, int]]) 
                     model.objects.bulk_create([row], ignore_conflicts=True)
 
 
-@database_sync_to_async
+@on_database_thread
 def close_session(peer: str, reason: str, room_ids: list[str]) -> None:
     sessions = PeerSession.objects.filter(peer=peer, closed_at=None)
     changes: dict[str, Any] = {"closed_at": timezone.now(), "close_reason": reason[:32]}
@@ -98,7 +99,7 @@ def close_session(peer: str, reason: str, room_ids: list[str]) -> None:
     sessions.update(**changes)
 
 
-@database_sync_to_async
+@on_database_thread
 def recover_sessions(records: list[dict[str, str]]) -> int:
     """Write the rows a killed process had not written yet (its batch died with it); returns how many.
 

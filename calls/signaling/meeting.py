@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
 from django.conf import settings
 
-from calls.signaling import departures, events, history, metrics, protocol, rooms
+from calls.signaling import database, departures, events, history, metrics, protocol, rooms
 from calls.signaling.connection import Connection
 from calls.signaling.protocol import ErrorCode, LeaveReason, ProtocolError, Ref
 from calls.signaling.ratelimit import TokenBucket
@@ -65,7 +64,7 @@ async def admit(conn: Connection, user, frame: protocol.Join) -> rooms.Admitted:
     """May this connection enter the room (`Room.admission`, the rooms-per-connection cap)?"""
     if frame.room not in conn.rooms and len(conn.rooms) >= settings.SIGNALING_MAX_ROOMS:
         raise ProtocolError(ErrorCode.TOO_MANY_ROOMS, "this connection is in too many rooms", frame.id)
-    admitted = await database_sync_to_async(rooms.admit)(user, frame.room, frame.id)
+    admitted = await database.run(rooms.admit, user, frame.room, frame.id)
     if admitted.first_visit:
         history.writes.admit(frame.room, conn.user_id)
     return admitted
@@ -120,7 +119,7 @@ async def leave(conn: Connection, frame: protocol.Leave) -> Outcome:
 
 async def rejoin(conn: Connection, room_ids: list[str]) -> None:
     """A resumed connection's view of its rooms (the caller listens to their groups first)."""
-    owners = await database_sync_to_async(rooms.moderators)(room_ids) if room_ids else {}
+    owners = await database.run(rooms.moderators, room_ids) if room_ids else {}
     for room in room_ids:
         members = await rooms.amembers(room)
         conn.rooms[room] = {p: orjson.loads(u) for p, u in members.items() if p != conn.peer}
@@ -189,7 +188,7 @@ async def remove(conn: Connection, frame: protocol.Remove) -> Outcome:
         raise ProtocolError(ErrorCode.BAD_FRAME, "you cannot remove yourself", frame.id)
     if target is None:
         raise ProtocolError(ErrorCode.UNKNOWN_PEER, "no such peer in this room", frame.id)
-    await database_sync_to_async(rooms.record_removal)(room, target["id"])
+    await database.run(rooms.record_removal, room, target["id"])
     members = await rooms.amembers(room)
     theirs = sorted(p for p, u in members.items() if orjson.loads(u)["id"] == target["id"])
     others.pop(frame.peer, None)  # this connection is answered `removed`, not `peer-left`
@@ -197,7 +196,7 @@ async def remove(conn: Connection, frame: protocol.Remove) -> Outcome:
     for peer in theirs:
         if not await rooms.leave(room, peer):
             continue  # it left meanwhile, and whoever took it out told the room
-        metrics.LEAVES.labels(str(LeaveReason.REMOVED)).inc()
+        metrics.LEAVES_BY_REASON[LeaveReason.REMOVED].inc()
         told = protocol.encode(protocol.removed_frame(room, peer, target, conn.user))
         left = protocol.encode(protocol.peer_left_frame(room, peer, LeaveReason.REMOVED))
         publish.append((events.peer_group(peer), events.peer_removed(room, told)))
@@ -210,7 +209,7 @@ async def let_in(conn: Connection, frame: protocol.LetIn) -> Outcome:
     """Clear a removal: the user may enter again (it is not brought back by itself)."""
     _in_room(conn, frame.room, frame.id)
     _require_owner(conn, frame.room, frame.id, "let people in")
-    user = await database_sync_to_async(rooms.let_in)(frame.room, frame.user)
+    user = await database.run(rooms.let_in, frame.room, frame.user)
     if user is None:
         raise ProtocolError(ErrorCode.USER_NOT_FOUND, "no such user", frame.id)
     return Outcome(protocol.encode(protocol.let_in_frame(frame.room, user, frame.id)))

@@ -13,7 +13,7 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import multiprocess as _multiprocess
 
-from calls.signaling.protocol import RELAY_TYPES
+from calls.signaling.protocol import RELAY_TYPES, LeaveReason
 
 CONNECTIONS = Gauge("rtc_connections", "Open signaling connections, per process", ["node"], multiprocess_mode="liveall")
 CONNECTS = Counter("rtc_connects", "Signaling connections accepted", ["resumed"])
@@ -33,8 +33,10 @@ RELAY_LATENCY = Histogram(
 TURN_CREDENTIALS = Counter("rtc_turn_credentials_issued", "TURN credentials issued")
 CALLS = Counter("rtc_calls", "Direct calls by final state", ["state"])
 
-# Children bound once: the relay path must not look labels up per frame.
+# Children bound once: the relay path must not look labels up per frame, nor a connect or a leave.
 RELAYED_BY_TYPE = {kind: RELAYED.labels(kind) for kind in RELAY_TYPES}
+CONNECTS_BY_RESUMED = {resumed: CONNECTS.labels(str(resumed).lower()) for resumed in (False, True)}
+LEAVES_BY_REASON = {reason: LEAVES.labels(str(reason)) for reason in LeaveReason}
 
 
 def registry() -> CollectorRegistry:

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -61,16 +62,23 @@ class Node:
         self._redis_down = False
         self._ticks = 0
         self._renewed_at: float | None = None  # monotonic time of the last lease renewal
+        self._gauge_child: tuple[str, Any] | None = None
 
     # -- local connections ----------------------------------------------------------
     def register(self, handle: LocalConnection) -> None:
         if handle.conn.channel not in self.connections:
             self.connections[handle.conn.channel] = handle
-            metrics.CONNECTIONS.labels(self.name).inc()
+            self._gauge().inc()
 
     def unregister(self, handle: LocalConnection) -> None:
         if self.connections.pop(handle.conn.channel, None) is not None:
-            metrics.CONNECTIONS.labels(self.name).dec()
+            self._gauge().dec()
+
+    def _gauge(self):
+        """This process's child of the connections gauge, looked up once per name."""
+        if self._gauge_child is None or self._gauge_child[0] != self.name:
+            self._gauge_child = (self.name, metrics.CONNECTIONS.labels(self.name))
+        return self._gauge_child[1]
 
     def full(self) -> bool:
         """Refuse new connections: draining, or at SIGNALING_MAX_CONNECTIONS."""

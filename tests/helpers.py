@@ -122,3 +122,17 @@ class Servers:
 
     def __getitem__(self, index: int) -> devstack.Daphne:
         return self.daphnes[index]
+
+
+def count_writes(monkeypatch, protocol_class) -> list[int]:
+    """Record how many commands each write of `protocol_class` (a calls.signaling Redis protocol) carries."""
+    real = protocol_class.flush
+    sizes: list[int] = []
+
+    def counted(self):
+        if self.out:
+            sizes.append(len(self.out))
+        real(self)
+
+    monkeypatch.setattr(protocol_class, "flush", counted)
+    return sizes

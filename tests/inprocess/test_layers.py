@@ -13,27 +13,13 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from calls.signaling import layers, resp
-from tests.helpers import eventually
+from tests.helpers import count_writes, eventually
 
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements.txt"
 
 
 def shard_of(layer, channel: str):
     return layer._get_layer()._get_shard(channel)
-
-
-def count_writes(monkeypatch) -> list[int]:
-    """Record the number of commands in each write to Redis (one entry per write)."""
-    real = resp._CommandsProtocol.flush
-    sizes: list[int] = []
-
-    def counted(self):
-        if self.out:
-            sizes.append(len(self.out))
-        real(self)
-
-    monkeypatch.setattr(resp._CommandsProtocol, "flush", counted)
-    return sizes
 
 
 async def publishing_connection(layer, channel: str) -> resp._CommandsProtocol:
@@ -73,7 +59,7 @@ async def test_concurrent_senders_all_arrive_in_per_sender_order(redis):
 async def test_a_burst_goes_out_in_fewer_writes_than_messages(redis, monkeypatch):
     layer = get_channel_layer()
     inbox = await layer.new_channel()
-    sizes = count_writes(monkeypatch)
+    sizes = count_writes(monkeypatch, resp._CommandsProtocol)
     burst = 200
     received = asyncio.ensure_future(drain(layer, inbox, burst))
     await asyncio.gather(*(layer.send(inbox, {"type": "relay", "i": i}) for i in range(burst)))
@@ -185,15 +171,7 @@ async def test_group_add_returns_once_redis_holds_the_subscription(redis):
 async def test_a_storm_of_subscriptions_goes_out_in_few_writes(redis, monkeypatch):
     from calls.signaling import subscriber
 
-    real = subscriber._SubscriberProtocol.flush
-    sizes: list[int] = []
-
-    def counted(self):
-        if self.out:
-            sizes.append(len(self.out))
-        real(self)
-
-    monkeypatch.setattr(subscriber._SubscriberProtocol, "flush", counted)
+    sizes = count_writes(monkeypatch, subscriber._SubscriberProtocol)
     layer = get_channel_layer()
     channel = await layer.new_channel()
     rooms = 200

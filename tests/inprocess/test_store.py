@@ -8,6 +8,7 @@ import pytest
 from redis.exceptions import ResponseError
 
 from calls.signaling import resp, store
+from tests.helpers import count_writes
 
 ECHO = "return {KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]}"
 
@@ -34,15 +35,7 @@ async def test_a_scripts_error_is_raised_as_redis_pys(redis):
 
 async def test_the_scripts_of_one_turn_share_a_write(redis, monkeypatch):
     await store.run("return ARGV[1]", [], [0])  # connected, and the script loaded
-    real = resp._CommandsProtocol.flush
-    sizes: list[int] = []
-
-    def counted(self):
-        if self.out:
-            sizes.append(len(self.out))
-        real(self)
-
-    monkeypatch.setattr(resp._CommandsProtocol, "flush", counted)
+    sizes = count_writes(monkeypatch, resp._CommandsProtocol)
     replies = await asyncio.gather(*(store.run("return ARGV[1]", [], [i]) for i in range(100)))
     assert replies == [b"%d" % i for i in range(100)]  # each caller its own reply
     assert sum(sizes) == 100 and len(sizes) < 10, sizes

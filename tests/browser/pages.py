@@ -11,9 +11,9 @@ CONNECTED = (
 )
 
 
-# Every link's statistics name the candidate types of its selected pair.
-PATH_NAMED = """async () => { const all = Object.values(await window.rtc.stats());
-    return all.length > 0 && all.every(s => s.localType && s.remoteType); }"""
+# The statistics of every link, once one report names the candidate types of every selected pair (else false).
+PATH_NAMED = """async () => { const out = await window.rtc.stats(); const all = Object.values(out);
+    return all.length > 0 && all.every(s => s.localType && s.remoteType) && out; }"""
 
 
 def join_call(page) -> None:
@@ -39,13 +39,13 @@ def stats(page) -> dict:
 
 
 def path_stats(page, timeout: float = 10) -> dict:
-    """`stats`, once every link reports its selected candidate pair.
+    """`stats` from the first report in which every link names its selected candidate pair.
 
     A browser's statistics can trail its connection state by a moment (Chromium serves a
-    report cached for a few milliseconds), so a link just connected may not name its pair yet.
+    report cached for a few milliseconds), and a link just connected can still be switching
+    pairs: a second report read after the one that named them may name none yet.
     """
-    page.wait_for_function(PATH_NAMED, timeout=timeout * 1000)
-    return stats(page)
+    return page.wait_for_function(PATH_NAMED, timeout=timeout * 1000).json_value()
 
 
 def grows(page, field: str, seconds: float = 2.0) -> bool:

@@ -36,6 +36,7 @@ GROWS = """async (fields, ms) => {
 # The pre-join screen, while it is shown: its "Join now" button is visible.
 PREJOIN_SHOWN = """() => { const b = document.querySelector('#join-now'); return Boolean(b && b.checkVisibility()); }"""
 # Per link: the selected candidate pair's two ends and this page's own relay candidates.
+# Each link's selected pair by address, once one report names every link's pair (else false).
 ROUTES = """async () => { const out = {};
     for (const [peer, {link}] of window.rtc.links) {
         const report = await link.pc.getStats(); let pair = null; const relays = [];
@@ -47,8 +48,8 @@ ROUTES = """async () => { const out = {};
             return c ? {type: c.candidateType, at: `${c.address}:${c.port}`} : null; };
         out[peer] = {local: pair && end(pair.localCandidateId), remote: pair && end(pair.remoteCandidateId), relays};
     }
-    return out; }"""
-STATS = "async () => await window.rtc.stats()"
+    const all = Object.values(out);
+    return all.length > 0 && all.every(r => r.local && r.remote) && out; }"""
 # The pre-join speaker picker: is it disabled, and is the note beside it shown (with words in it)?
 SPEAKER_PICKER = """() => { const note = document.querySelector('#speaker-note');
     return {disabled: document.querySelector('#speaker-select').disabled,
@@ -169,9 +170,9 @@ def test_firefox_and_chromium_call_relayed_with_video_both_ways(open_firefox, op
 
     ff.wait_for_function(CONNECTED, 1, timeout=CONNECT_TIMEOUT)
     wait_connected(ch, timeout=CONNECT_TIMEOUT)
-    ff.wait_for_function(PATH_NAMED, timeout=CONNECT_TIMEOUT)  # statistics can trail "connected"
-    chromium = ("Chromium", path_stats(ch), ch.evaluate(ROUTES))
-    assert_relayed(("Firefox", ff.evaluate(STATS), ff.evaluate(ROUTES)), chromium)
+    ff_stats = ff.wait_for_function(PATH_NAMED, timeout=CONNECT_TIMEOUT)  # statistics can trail "connected"
+    chromium = ("Chromium", path_stats(ch), ch.wait_for_function(ROUTES, timeout=CONNECT_TIMEOUT * 1000).json_value())
+    assert_relayed(("Firefox", ff_stats, ff.wait_for_function(ROUTES, timeout=CONNECT_TIMEOUT)), chromium)
     wait_firefox_grows(ff, "videoBytes", "framesDecoded")
     wait_chromium_grows(ch, "videoBytes", "framesDecoded")
     assert ff.wait_for_function(REMOTE_VIDEO_WIDTH, timeout=CONNECT_TIMEOUT) > 0
@@ -185,10 +186,12 @@ def test_firefox_to_firefox_call_relayed_with_audio_and_video(open_firefox):
     pages = [open_firefox(cookie_a, 0, f"/r/{room.pk}/"), open_firefox(cookie_b, 1, f"/r/{room.pk}/")]
     for page in pages:
         join_firefox(page)
+    named = []
     for page in pages:
         page.wait_for_function(CONNECTED, 1, timeout=CONNECT_TIMEOUT)
-        page.wait_for_function(PATH_NAMED, timeout=CONNECT_TIMEOUT)  # statistics can trail "connected"
-    a, b = ((f"Firefox {i}", page.evaluate(STATS), page.evaluate(ROUTES)) for i, page in enumerate(pages))
+        named.append(page.wait_for_function(PATH_NAMED, timeout=CONNECT_TIMEOUT))  # statistics can trail "connected"
+    routes = [page.wait_for_function(ROUTES, timeout=CONNECT_TIMEOUT) for page in pages]
+    a, b = ((f"Firefox {i}", named[i], routes[i]) for i in range(2))
     assert_relayed(a, b)
     for page in pages:
         wait_firefox_grows(page, "audioBytes", "videoBytes", "framesDecoded")

@@ -3,8 +3,10 @@
 import re
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.urls import reverse
 
 from calls.models import Room
 from tests.helpers import PASSWORD
@@ -42,7 +44,7 @@ def pages(client, user) -> list[str]:
         "/admin/",
         "/admin/calls/activepeer/",
         "/admin/calls/room/",
-        f"/admin/calls/room/{room.pk}/change/",
+        reverse("admin:calls_room_change", args=[quote(room.pk)]),  # the admin quotes ids
         "/admin/auth/user/add/",
         "/api/docs/",
     ]

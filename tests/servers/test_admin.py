@@ -7,8 +7,10 @@ import re
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.urls import reverse
 
 from calls.models import Call, PeerSession, Room
 from tests.helpers import eventually, make_user
@@ -111,25 +113,28 @@ def test_model_admins_render_and_history_is_read_only(client, redis):
     admin_client = staff_client()
     alice, _ = make_user("alice")
     bob, _ = make_user("bob")
-    room = Room.objects.create(name="Weekly", owner=alice)
+    # Room ids are URL-safe base64: "_3C" in one is what the admin's own quoting writes for "<".
+    room = Room.objects.create(id="Weekly_3C-sync", name="Weekly", owner=alice)
     call = Call.objects.create(caller=alice, callee=bob, room=room, state=Call.State.MISSED)
     session = PeerSession.objects.create(peer="p1", user=alice, node="n1")
     for url in (
         "/admin/calls/room/",
-        f"/admin/calls/room/{room.pk}/change/",
+        reverse("admin:calls_room_change", args=[quote(room.pk)]),
         "/admin/calls/call/?state__exact=missed",
         "/admin/calls/call/?q=bob",
-        f"/admin/calls/call/{call.pk}/change/",
+        reverse("admin:calls_call_change", args=[quote(call.pk)]),
         "/admin/calls/peersession/",
-        f"/admin/calls/peersession/{session.pk}/change/",
+        reverse("admin:calls_peersession_change", args=[quote(session.pk)]),
         "/admin/",
     ):
         response = admin_client.get(url)
         assert response.status_code == 200, url
+    room_link = reverse("admin:calls_room_change", args=[quote(room.pk)])
+    assert f'href="{room_link}"' in admin_client.get("/admin/calls/room/").content.decode()  # the list links it
     assert "Active peers" in admin_client.get("/admin/").content.decode()
     assert admin_client.get("/admin/calls/call/add/").status_code == 403
     assert admin_client.get("/admin/calls/peersession/add/").status_code == 403
-    page = admin_client.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
+    page = admin_client.get(reverse("admin:calls_call_change", args=[quote(call.pk)])).content.decode()
     assert 'name="state"' not in page  # shown, not editable
 
 

@@ -45,7 +45,26 @@ def path_stats(page, timeout: float = 10) -> dict:
     report cached for a few milliseconds), and a link just connected can still be switching
     pairs: a second report read after the one that named them may name none yet.
     """
-    return page.wait_for_function(PATH_NAMED, timeout=timeout * 1000).json_value()
+    return until(page, PATH_NAMED, timeout, "every link to name its selected candidate pair")
+
+
+def until(page, fn: str, timeout: float, what: str, arg=None):
+    """The first truthy result of the async function source `fn` (called with `arg`), polled in the page.
+
+    Playwright's `wait_for_function` takes the Promise an async predicate returns as its
+    result at once (a Promise is truthy), so it cannot wait on one; this polls in one `evaluate`.
+    """
+    out = page.evaluate(
+        f"""async ([ms, arg]) => {{ const check = {fn}; const end = Date.now() + ms;
+            for (;;) {{
+                const out = await check(arg);
+                if (out || Date.now() > end) return out || null;
+                await new Promise(r => setTimeout(r, 100));
+            }} }}""",
+        [timeout * 1000, arg],
+    )
+    assert out, f"waited {timeout} s for {what}: {stats(page)}"
+    return out
 
 
 def grows(page, field: str, seconds: float = 2.0) -> bool:

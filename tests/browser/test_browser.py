@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from calls.models import Call, Room
-from tests.browser.pages import RING_TIMEOUT, grows, join_call, path_stats, stats, wait_connected
+from tests.browser.pages import RING_TIMEOUT, grows, join_call, path_stats, stats, until, wait_connected
 from tests.helpers import PASSWORD, make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
@@ -30,12 +30,14 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 def wait_stopped(page, field: str, timeout: float = 15) -> None:
     """Until `field` of the (single) remote peer stays the same for a second."""
-    page.wait_for_function(
+    until(
+        page,
         """async (field) => { const s1 = await window.rtc.stats(); await new Promise(r => setTimeout(r, 1000));
             const s2 = await window.rtc.stats(); const p = Object.keys(s2)[0];
             return s2[p][field] === s1[p][field]; }""",
-        arg=field,
-        timeout=timeout * 1000,
+        timeout,
+        f"{field} to stay the same for a second",
+        field,
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from calls.models import Room
 from tests.browser.firefox import Firefox, FirefoxError, FirefoxPage
-from tests.browser.pages import CONNECTED, PATH_NAMED, path_stats, wait_connected
+from tests.browser.pages import CONNECTED, PATH_NAMED, path_stats, until, wait_connected
 from tests.helpers import make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
@@ -155,8 +155,8 @@ def wait_firefox_grows(page: FirefoxPage, *fields: str) -> None:
 
 
 def wait_chromium_grows(page, *fields: str) -> None:
-    page.wait_for_function(GROWS.replace("async (fields, ms)", "async ([fields, ms])"), arg=[list(fields), 2000],
-                           timeout=CONNECT_TIMEOUT * 1000, polling=500)  # fmt: skip
+    until(page, GROWS.replace("async (fields, ms)", "async ([fields, ms])"), CONNECT_TIMEOUT,
+          f"{fields} of every link to grow", [list(fields), 2000])  # fmt: skip
 
 
 def test_firefox_and_chromium_call_relayed_with_video_both_ways(open_firefox, open_chromium):
@@ -171,7 +171,7 @@ def test_firefox_and_chromium_call_relayed_with_video_both_ways(open_firefox, op
     ff.wait_for_function(CONNECTED, 1, timeout=CONNECT_TIMEOUT)
     wait_connected(ch, timeout=CONNECT_TIMEOUT)
     ff_stats = ff.wait_for_function(PATH_NAMED, timeout=CONNECT_TIMEOUT)  # statistics can trail "connected"
-    chromium = ("Chromium", path_stats(ch), ch.wait_for_function(ROUTES, timeout=CONNECT_TIMEOUT * 1000).json_value())
+    chromium = ("Chromium", path_stats(ch), until(ch, ROUTES, CONNECT_TIMEOUT, "both ends of every selected pair"))
     assert_relayed(("Firefox", ff_stats, ff.wait_for_function(ROUTES, timeout=CONNECT_TIMEOUT)), chromium)
     wait_firefox_grows(ff, "videoBytes", "framesDecoded")
     wait_chromium_grows(ch, "videoBytes", "framesDecoded")

@@ -35,8 +35,8 @@ GROWS = """async (fields, ms) => {
 
 # The pre-join screen, while it is shown: its "Join now" button is visible.
 PREJOIN_SHOWN = """() => { const b = document.querySelector('#join-now'); return Boolean(b && b.checkVisibility()); }"""
-# Per link: the selected candidate pair's two ends and this page's own relay candidates.
-# Each link's selected pair by address, once one report names every link's pair (else false).
+# Per link: the selected candidate pair's two ends and this page's own relay candidates, once one
+# report names both ends of every link's pair (else false).
 ROUTES = """async () => { const out = {};
     for (const [peer, {link}] of window.rtc.links) {
         const report = await link.pc.getStats(); let pair = null; const relays = [];

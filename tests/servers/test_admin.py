@@ -117,24 +117,25 @@ def test_model_admins_render_and_history_is_read_only(client, redis):
     room = Room.objects.create(id="Weekly_3C-sync", name="Weekly", owner=alice)
     call = Call.objects.create(caller=alice, callee=bob, room=room, state=Call.State.MISSED)
     session = PeerSession.objects.create(peer="p1", user=alice, node="n1")
+    room_url = reverse("admin:calls_room_change", args=[quote(room.pk)])  # as the admin links it
+    call_url = reverse("admin:calls_call_change", args=[quote(call.pk)])
     for url in (
         "/admin/calls/room/",
-        reverse("admin:calls_room_change", args=[quote(room.pk)]),
+        room_url,
         "/admin/calls/call/?state__exact=missed",
         "/admin/calls/call/?q=bob",
-        reverse("admin:calls_call_change", args=[quote(call.pk)]),
+        call_url,
         "/admin/calls/peersession/",
         reverse("admin:calls_peersession_change", args=[quote(session.pk)]),
         "/admin/",
     ):
         response = admin_client.get(url)
         assert response.status_code == 200, url
-    room_link = reverse("admin:calls_room_change", args=[quote(room.pk)])
-    assert f'href="{room_link}"' in admin_client.get("/admin/calls/room/").content.decode()  # the list links it
+    assert f'href="{room_url}"' in admin_client.get("/admin/calls/room/").content.decode()  # the list links it
     assert "Active peers" in admin_client.get("/admin/").content.decode()
     assert admin_client.get("/admin/calls/call/add/").status_code == 403
     assert admin_client.get("/admin/calls/peersession/add/").status_code == 403
-    page = admin_client.get(reverse("admin:calls_call_change", args=[quote(call.pk)])).content.decode()
+    page = admin_client.get(call_url).content.decode()
     assert 'name="state"' not in page  # shown, not editable
 
 

@@ -108,11 +108,12 @@ import django
 django.setup()
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
-from calls.models import Room
+from calls.models import Profile, Room
 n_users, n_rooms, max_peers = (int(x) for x in sys.argv[1:4])
 prefix = sys.argv[4]
 User = get_user_model()
 users = User.objects.bulk_create([User(username=f"{prefix}{i}", password="!") for i in range(n_users)])
+Profile.objects.bulk_create([Profile(user=user) for user in users])  # as the post_save signal gives every user
 sessions = []
 for user in users:
     s = SessionStore()

@@ -63,7 +63,10 @@ def session_user(session_key: str):
         return None
     profile = values[len(user_columns) :]
     if profile[0] is not None:
-        user.profile = Profile.from_db(connection.alias, [c.attname for c in profile_columns], profile)
+        profile = Profile.from_db(connection.alias, [c.attname for c in profile_columns], profile)
+    else:
+        profile = None  # cached as absent, so `user.profile` raises DoesNotExist without asking again
+    Profile._meta.get_field("user").remote_field.set_cached_value(user, profile)
     return user
 
 

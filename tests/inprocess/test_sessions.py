@@ -43,6 +43,15 @@ def test_a_signed_in_session_gives_its_user_and_profile_in_two_queries(alice, dj
     assert user.is_active is True and user.last_login == stored.last_login is not None
 
 
+def test_a_user_without_a_profile_row_costs_no_third_query(alice, django_assert_num_queries):
+    Profile.objects.filter(user=alice).delete()  # users made before profiles existed, or by bulk_create
+    key = session_cookie(alice)
+    with django_assert_num_queries(2):
+        user, info = auth._session_user.func(key)
+    assert user == alice
+    assert info == {"id": alice.pk, "username": "alice", "display_name": "alice"}
+
+
 def unknown(alice):
     return "no-such-session-key-at-all"
 

@@ -32,11 +32,24 @@ class Daphne:
         _wait(self)
 
 
+BACKLOG = 2048  # the listen queue: as deep as gunicorn's default; the kernel caps it at net.core.somaxconn
+
+
+def endpoint(host: str, port: int | str) -> str:
+    """daphne's `-e` listening endpoint; deploy/systemd/rtcsite-daphne@.service names the same one.
+
+    daphne's -b/-p listen with Twisted's backlog of 50: a burst of connects overflows it and
+    the dropped SYNs are retried a second later. The endpoint names a deeper queue.
+    """
+    interface = host.strip("[]").replace(":", "\\:")  # colons of an IPv6 address are escaped
+    return f"tcp:port={port}:interface={interface}:backlog={BACKLOG}"
+
+
 def _spawn(workdir: Path, env: dict[str, str], port: int | None, name: str, host: str) -> Daphne:
     port = port or free_port(host)
     argv = [
         PYTHON, "-m", "daphne",
-        "-b", host, "-p", str(port),
+        "-e", endpoint(host, port),
         # WebSockets live as long as the call; the app's own heartbeat finds dead ones.
         "--websocket_timeout", "-1",
         "--server-name", "rtcsite",

@@ -4,7 +4,7 @@ Every few seconds the node renews its lease in Redis, closes its connections tha
 silent, writes their last-seen times, and runs the jobs registered with `add_job`
 (reaping, call sweeps: `calls.signaling.sweeps`). It notices a Redis restart (its lease
 vanished) or outage and then closes its sockets with 4012 so clients reconnect, resume
-and renegotiate. On SIGTERM it drains: clients are told to reconnect elsewhere first.
+and renegotiate. On SIGTERM it drains: it stops listening, then tells clients to reconnect elsewhere.
 
 It knows connections only as `LocalConnection`s (state + send + close), never the consumer.
 """
@@ -27,7 +27,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from calls.signaling import history, metrics, presence, protocol
+from calls.signaling import history, listening, metrics, presence, protocol
 from calls.signaling.connection import LocalConnection
 from calls.signaling.store import REDIS_ERRORS
 
@@ -202,10 +202,10 @@ class Node:
             raise SystemExit(0)
 
     async def drain(self, timeout: float) -> None:
-        """Refuse new connections, send `reconnect` and close 4001 (peers kept for resume), drop the lease."""
+        """Stop listening, send `reconnect` and close 4001 (peers kept for resume), drop the lease."""
         self.draining = True
         count = len(self.connections)
-        logger.info("draining", extra={"connections": count})
+        logger.info("draining", extra={"connections": count, "sockets_closed": listening.stop_listening()})
         text = protocol.encode(protocol.reconnect_frame("draining"))
 
         async def one(handle: LocalConnection) -> None:

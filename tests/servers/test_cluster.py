@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import re
 import signal
+import socket
 import ssl
 
 import pytest
@@ -163,6 +164,18 @@ async def test_sigterm_of_one_process_during_a_call_moves_its_clients(cluster):
     assert [f for f in a.seen if f["type"] == "peer-left"] == []
     await a.close()
     await back.close()
+
+
+async def test_a_draining_process_stops_listening_before_it_asks_clients_to_move(daphne_factory):
+    """Else nginx's least_conn hands a reconnecting client back to it, only to be refused."""
+    _, ca = await sync_to_async(make_user)("alice")
+    node = daphne_factory("draining")
+    peer = await Peer.connect(node.ws_url, ca)
+    node.proc.signal(signal.SIGTERM)
+    assert (await peer.recv_type("reconnect"))["reason"] == "draining"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", node.port), timeout=5).close()
+    assert await peer.closed() == 4001
 
 
 def _serves(daphne: devstack.Daphne, node_id: str) -> bool:

@@ -356,12 +356,21 @@ def scenario_memory(bench: Bench | Yardstick, connections: int = 2000) -> dict:
     return measured
 
 
+def listen_overflows() -> int:
+    """The kernel's count of connects dropped because a listen queue was full (all sockets)."""
+    lines = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines() if line.startswith("TcpExt:")]
+    return int(dict(zip(lines[0], lines[1], strict=True))["ListenOverflows"])
+
+
 def scenario_joins(bench: Bench | Yardstick, peers: int = 1000, per_room: int = 5) -> dict:
     seeded = bench.seed(200, peers // per_room, max_peers=per_room)
     settle(bench.pids())
     config = {"mode": "joins", "system": bench.system, "servers": bench.urls(), "sessions": seeded["sessions"],
               "rooms": seeded["rooms"], "peers": peers}  # fmt: skip
-    return loadgen(config, bench.work, show)[-1]
+    before = listen_overflows()
+    result = loadgen(config, bench.work, show)[-1]
+    result["listen_overflows"] = listen_overflows() - before  # each one is a connect retried a second later
+    return result
 
 
 def scenario_echo(work: Path, rates: list[int], duration: float, pairs: int = 50) -> list[dict]:
@@ -465,6 +474,7 @@ FIGURES: dict[str, Callable[[dict], float]] = {
     "server CPU s per 1,000 msgs, room": lambda r: r["cpu_room"]["cpu_s_per_1000_msgs"],
     "idle KiB per connection (2,000 held)": lambda r: r["memory"]["kib_per_connection"],
     "join storm, 1,000 peers, s": lambda r: r["joins"]["elapsed_s"],
+    "join storm, connects dropped by a full listen queue": lambda r: r["joins"]["listen_overflows"],
     "smoke delivered, `to`, %": lambda r: 100 * r["smoke"]["relay"][0]["delivered"],
     "smoke delivered, room, %": lambda r: 100 * r["smoke"]["relay_room"][0]["delivered"],
 }
@@ -492,7 +502,7 @@ def figures(runs: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
 
 
 def number(x: float) -> str:
-    if abs(x) >= 1000:
+    if abs(x) >= 1000 or x == int(x):
         return f"{x:,.0f}"
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}" if abs(x) >= 1 else f"{x:.3f}"
 

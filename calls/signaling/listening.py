@@ -13,17 +13,23 @@ tests/servers/test_cluster.py fails if daphne or Twisted stop exposing them this
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 
-def stop_listening() -> int:
-    """Close every listening socket of the running Twisted reactor; how many were closed."""
+async def stop_listening() -> int:
+    """Close every listening socket of the running Twisted reactor; how many were closed.
+
+    Twisted closes a port's socket on a later turn of the loop; this returns once it has,
+    so a client told to reconnect after it cannot reach this process again.
+    """
     reactor = sys.modules.get("twisted.internet.reactor")
     if reactor is None or not getattr(reactor, "running", False):
         return 0
     from twisted.internet.tcp import Port  # unix.Port is a subclass: unix sockets are closed too
 
     ports = [reader for reader in reactor.getReaders() if isinstance(reader, Port)]
-    for port in ports:
-        port.stopListening()
+    loop = asyncio.get_running_loop()
+    closed = [port.stopListening() for port in ports]
+    await asyncio.gather(*(d.asFuture(loop) for d in closed if d is not None))
     return len(ports)

@@ -205,7 +205,7 @@ class Node:
         """Stop listening, send `reconnect` and close 4001 (peers kept for resume), drop the lease."""
         self.draining = True
         count = len(self.connections)
-        logger.info("draining", extra={"connections": count, "sockets_closed": listening.stop_listening()})
+        logger.info("draining", extra={"connections": count, "sockets_closed": await listening.stop_listening()})
         text = protocol.encode(protocol.reconnect_frame("draining"))
 
         async def one(handle: LocalConnection) -> None:

@@ -502,7 +502,7 @@ def figures(runs: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
 
 
 def number(x: float) -> str:
-    if abs(x) >= 1000 or x == int(x):
+    if abs(x) >= 1000 or float(x).is_integer():  # counts print as counts
         return f"{x:,.0f}"
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}" if abs(x) >= 1 else f"{x:.3f}"
 

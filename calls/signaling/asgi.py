@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from calls.signaling import backpressure, handshake, sweeps
+from calls.signaling import backpressure, frames, handshake, sweeps
 from calls.signaling.node import node
 
 
@@ -23,6 +23,8 @@ class NodeLifecycle:
             transport = backpressure.transport_of(send)
             if transport is not None:
                 backpressure.write_eagerly(transport)
+            # From here on this connection's common frames skip autobahn's general reader.
+            frames.read_eagerly(backpressure.protocol_of(send))
             receive = backpressure.lighter_receive(send, receive)
             # Added to, not copied: daphne builds each connection its own scope and never reads it
             # again, and every copy would be held by an awaiting frame for the connection's life.

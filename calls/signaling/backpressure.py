@@ -25,10 +25,15 @@ SCOPE_KEY = "rtcsite.transport"
 WRITER_KEY = "rtcsite.write"
 
 
+def protocol_of(send: Any) -> Any | None:
+    """The connection's protocol object daphne binds into `send`, or None (another server, a test communicator)."""
+    args = getattr(send, "args", ())
+    return args[0] if args else None
+
+
 def transport_of(send: Any) -> Any | None:
     """The Twisted transport behind daphne's `send`, or None (another server, a test communicator)."""
-    args = getattr(send, "args", ())
-    transport = getattr(args[0], "transport", None) if args else None
+    transport = getattr(protocol_of(send), "transport", None)
     if transport is None or not all(hasattr(transport, name) for name in ("dataBuffer", "offset", "_tempDataLen")):
         return None
     return transport
@@ -47,9 +52,8 @@ def writer_of(send: Any) -> Callable[[str], bool] | None:
     what to do in each of those states.
     """
     server = getattr(getattr(send, "func", None), "__self__", None)
-    args = getattr(send, "args", ())
     connections = getattr(server, "connections", None)
-    protocol = args[0] if args else None
+    protocol = protocol_of(send)
     if not isinstance(connections, dict) or not all(hasattr(protocol, n) for n in ("sendMessage", "STATE_OPEN")):
         return None
     is_open = protocol.STATE_OPEN

@@ -31,14 +31,14 @@ _MASKED = 0x80
 _LENGTH_16 = 126
 
 _OPEN = WebSocketProtocol.STATE_OPEN
+# Set by autobahn when it accepts the handshake; read only once the state is open.
+_SET_AT_OPEN = ("current_frame", "inside_message")
 # What the fast path reads of the protocol; all are autobahn's, kept per connection.
 _NEEDED = (
     "_dataReceived",
     "onMessage",
     "state",
     "data",
-    "current_frame",
-    "inside_message",
     "failedByMe",
     "applyMask",
     "logOctets",
@@ -57,7 +57,10 @@ _NEEDED = (
 
 
 def _plain(protocol: Any) -> bool:
-    """Between messages, nothing buffered, no extension, log, timing or listener that wants the slow path."""
+    """Between messages, nothing buffered, no extension, log, timing or listener that wants the slow path.
+
+    The state is read first: `_SET_AT_OPEN` exist from the moment it is open.
+    """
     return (
         protocol.state == _OPEN
         and not protocol.data

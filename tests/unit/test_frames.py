@@ -246,7 +246,7 @@ def test_canary_daphne_reads_through_autobahns_twisted_data_received():
     assert "self._dataReceived(data)" in body
     assert body.count("self.") == len(["self.log", "self.dataReceived", "self.peer", "self._dataReceived"])
     protocol = connected(False)
-    assert all(hasattr(protocol, name) for name in frames._NEEDED)
+    assert all(hasattr(protocol, name) for name in frames._NEEDED + frames._SET_AT_OPEN)
 
 
 def test_whole_text_frames_do_not_enter_autobahns_frame_parser():
@@ -258,3 +258,29 @@ def test_whole_text_frames_do_not_enter_autobahns_frame_parser():
     protocol.processData = refuse
     protocol.dataReceived(text("a") + text(OFFER) + text("ü" * 100))
     assert messages(outcome(protocol)) == [b"a", OFFER.encode(), "ü".encode() * 100]
+
+
+def test_the_reader_given_before_the_handshake_is_accepted_reads_the_frames_after_it():
+    """daphne's application, where the reader is given, starts before it accepts the connection."""
+    factory = WebSocketServerFactory()
+    factory.protocol = Recorder
+    factory.setProtocolOptions(autoPingInterval=0)
+    protocol = factory.buildProtocol(None)
+    protocol.makeConnection(Transport())
+    assert frames.read_eagerly(protocol)
+    protocol.dataReceived(HANDSHAKE + text("with the handshake"))
+    assert protocol.state == protocol.STATE_OPEN
+
+    def refuse() -> bool:
+        raise AssertionError("autobahn parsed a frame the eager reader takes")
+
+    protocol.processData = refuse
+    protocol.dataReceived(text("after it") + text(OFFER))
+    assert messages(outcome(protocol)) == [b"with the handshake", b"after it", OFFER.encode()]
+
+
+def test_canary_daphnes_protocol_takes_the_reader_while_its_handshake_is_pending():
+    protocol = daphne.ws_protocol.WebSocketFactory(server_class=None).buildProtocol(None)
+    protocol.makeConnection(Transport())
+    assert protocol.state == protocol.STATE_CONNECTING
+    assert frames.read_eagerly(protocol)

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Any
+
+from calls.signaling import frames
 
 # Where the ASGI wrapper (calls.signaling.asgi) leaves the transport in a WebSocket's scope.
 SCOPE_KEY = "rtcsite.transport"
@@ -57,15 +60,20 @@ def writer_of(send: Any) -> Callable[[str], bool] | None:
     if not isinstance(connections, dict) or not all(hasattr(protocol, n) for n in ("sendMessage", "STATE_OPEN")):
         return None
     is_open = protocol.STATE_OPEN
+    send = frames.sender(protocol) or partial(_send_text, protocol)
 
     def write(text: str) -> bool:
         entry = connections.get(protocol)
         if entry is None or entry.get("disconnected") or protocol.state != is_open:
             return False
-        protocol.sendMessage(text.encode(), False)
+        send(text.encode())
         return True
 
     return write
+
+
+def _send_text(protocol: Any, data: bytes) -> None:
+    protocol.sendMessage(data, False)
 
 
 def write_eagerly(transport: Any) -> None:

@@ -1,4 +1,4 @@
-"""Reading a client's WebSocket frames: the common frame in one step, the rest by autobahn.
+"""A client's WebSocket frames: the common frame read and written in one step, the rest by autobahn.
 
 autobahn reads every frame through a general state machine: a header object, a masker,
 a UTF-8 validator, seven callbacks, a join of the fragments and a resolved Deferred for
@@ -7,7 +7,9 @@ whole, masked, unfragmented, uncompressed text frame of under 64 KiB, read in on
 `read_eagerly` has the protocol take such frames itself: the checks autobahn makes of
 them, the payload unmasked by autobahn's own masker, the traffic counters and the
 auto-ping reset as autobahn keeps them, and the text handed to the protocol's `onMessage`
-as autobahn hands it.
+as autobahn hands it. `sender` writes a text message as one unmasked frame with the
+header autobahn would build, without its per-call argument asserts, eager debug-line
+arguments and general frame builder.
 
 From the first byte that is anything else (a control or continuation frame, a partial
 frame, a frame over the size limits, invalid UTF-8, a connection not plainly open) that
@@ -149,3 +151,64 @@ def read_eagerly(protocol: Any) -> bool:
         return False
     protocol.dataReceived = data_received
     return True
+
+
+# What the sending fast path reads of the protocol; set from the factory when the connection is made.
+_SENDING = (
+    "sendMessage",
+    "transport",
+    "trafficStats",
+    "_perMessageCompress",
+    "trackedTimings",
+    "logFrames",
+    "logOctets",
+    "autoFragmentSize",
+    "maskServerFrames",
+    "send_queue",
+    "maxMessagePayloadSize",
+)
+
+
+def sender(protocol: Any) -> Callable[[bytes], None] | None:
+    """`send(payload)`: a text message as autobahn's `sendMessage` writes it; None but for its server protocol.
+
+    Under 64 KiB on an open, plain connection (no compression, fragmentation, masking, logs,
+    timings or queued chopped writes) it writes the frame itself; otherwise it calls
+    `sendMessage`, which also raises as before on a connection that is not open.
+    """
+    if not isinstance(protocol, WebSocketProtocol) or not getattr(protocol.factory, "isServer", False):
+        return None
+    if not all(hasattr(protocol, name) for name in _SENDING):
+        return None
+    general = protocol.sendMessage
+
+    def send(payload: bytes) -> None:
+        p = protocol
+        n = len(payload)
+        if (
+            p.state != _OPEN
+            or n > 0xFFFF
+            or p._perMessageCompress is not None
+            or p.trackedTimings
+            or p.logFrames
+            or p.logOctets
+            or p.autoFragmentSize
+            or p.maskServerFrames
+            or p.send_queue
+            or 0 < p.maxMessagePayloadSize < n
+        ):
+            general(payload, False)
+            return
+        raw = (
+            bytes((_WHOLE_TEXT, n)) if n < _LENGTH_16 else bytes((_WHOLE_TEXT, _LENGTH_16, n >> 8, n & 0xFF))
+        ) + payload
+        stats = p.trafficStats
+        stats.outgoingWebSocketMessages += 1
+        stats.outgoingOctetsAppLevel += n
+        stats.outgoingOctetsWebSocketLevel += n
+        stats.outgoingWebSocketFrames += 1
+        p.transport.write(raw)
+        if p.state == _OPEN:
+            stats.outgoingOctetsWireLevel += len(raw)
+
+    return send

@@ -284,3 +284,44 @@ def test_canary_daphnes_protocol_takes_the_reader_while_its_handshake_is_pending
     protocol.makeConnection(Transport())
     assert protocol.state == protocol.STATE_CONNECTING
     assert frames.read_eagerly(protocol)
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 1500, 65535, 65536, 200_000])
+def test_the_sender_writes_what_autobahns_send_message_writes(size):
+    payload = ("é" * size).encode()[:size]
+    results = []
+    for eager in (False, True):
+        protocol = connected(False)
+        send = frames.sender(protocol) if eager else lambda data, p=protocol: p.sendMessage(data, False)
+        send(payload)
+        send(b"second")
+        results.append((protocol.transport.value(), protocol.trafficStats.__json__()))
+    assert results[1] == results[0]
+    assert results[1][0].endswith(b"second") and len(results[1][0]) > size
+
+
+def test_the_sender_leaves_fragmenting_and_frame_logging_to_autobahn():
+    for options, first_byte in (({"autoFragmentSize": 100}, 0x01), ({"logFrames": True}, 0x81)):
+        results = []
+        for eager in (False, True):
+            protocol = connected(False, **options)
+            send = frames.sender(protocol) if eager else lambda data, p=protocol: p.sendMessage(data, False)
+            send(b"x" * 250)
+            results.append((protocol.transport.value(), protocol.trafficStats.__json__()))
+        assert results[1] == results[0], options
+        assert results[1][0][0] == first_byte, options  # 0x01: a first fragment, not FIN
+
+
+def test_the_sender_on_a_connection_that_is_not_open_raises_as_autobahn_does():
+    protocol = connected(False)
+    send = frames.sender(protocol)
+    protocol.sendClose(1000)
+    with pytest.raises(Exception, match="closed protocol"):
+        send(b"late")
+    assert protocol.transport.value() == b"\x88\x02\x03\xe8"
+
+
+def test_canary_daphnes_protocol_takes_the_sender_while_its_handshake_is_pending():
+    protocol = daphne.ws_protocol.WebSocketFactory(server_class=None).buildProtocol(None)
+    protocol.makeConnection(Transport())
+    assert frames.sender(protocol) is not None

@@ -13,6 +13,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from calls.signaling import heap  # noqa: E402
 from calls.signaling.asgi import NodeLifecycle  # noqa: E402
 from calls.signaling.auth import SignalingAuthStack  # noqa: E402
 from calls.signaling.routing import websocket_urlpatterns  # noqa: E402
@@ -25,3 +26,6 @@ application = NodeLifecycle(
         }
     )
 )
+
+# Everything imported so far lives as long as the process: no collection walks it again.
+heap.settle()

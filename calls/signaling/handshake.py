@@ -5,7 +5,8 @@ to an autobahn WebSocket protocol, but three things from the handshake live on f
 connection's whole life, about 5 KiB of every idle connection:
 
 - Twisted's `HTTPChannel` stays registered as the transport's producer, and with it the
-  request object, both header tables, the body buffer and the addresses;
+  request object, both header tables, the body buffer and the addresses; the channel and
+  the request refer to each other, so even unregistered they wait for a full collection;
 - daphne keeps the cleaned header list it built the scope from (the same list is the
   scope's `headers`);
 - autobahn keeps the raw request bytes, its parsed header dict and a score of other
@@ -90,8 +91,10 @@ def releaser(send: Any) -> Callable[[], None] | None:
 
     def release() -> None:
         transport = getattr(protocol, "transport", None)
-        if isinstance(getattr(transport, "producer", None), HTTPChannel):
+        channel = getattr(transport, "producer", None)
+        if isinstance(channel, HTTPChannel):
             transport.unregisterProducer()
+            _unlink(channel)
         headers = getattr(protocol, "clean_headers", None)
         if isinstance(headers, list):
             headers.clear()  # the scope's `headers` too: read only while connecting
@@ -106,6 +109,15 @@ def releaser(send: Any) -> Callable[[], None] | None:
         protocol.__dict__ = dict(attributes)  # a dict sized for what is left
 
     return release
+
+
+def _unlink(channel: HTTPChannel) -> None:
+    """The channel and its requests refer to each other: unlinked, they are freed at once, not
+    left for the collector's next full pass (34 objects of every connect)."""
+    for request in channel.requests:
+        request.channel = None
+    channel.requests.clear()
+    channel._transferDecoder = None  # holds the channel's own bound methods
 
 
 def release_handshake(scope: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ import autobahn.websocket.protocol as autobahn_protocol
 import daphne.ws_protocol
 from daphne.http_protocol import WebRequest
 from twisted.internet.testing import StringTransport
-from twisted.web.http import HTTPChannel
+from twisted.web.http import HTTPChannel, Request
 
 from calls.signaling import handshake
 
@@ -60,6 +60,31 @@ def test_the_release_unhooks_the_http_channel_and_drops_the_handshakes_attribute
     assert not any(hasattr(protocol, name) for name in handshake.HANDSHAKE_ONLY)
     assert protocol.kept_0 == 0 and protocol.transport is transport
     assert sys.getsizeof(protocol.__dict__) < size_before * 0.6
+
+
+class Upgraded(Request):
+    """A request as daphne's upgrade leaves it: processed, never finished, still queued on its channel."""
+
+    def process(self) -> None:
+        pass
+
+
+def test_the_released_channel_and_its_request_are_freed_at_once_not_by_a_later_collection():
+    transport = StringTransport()
+    channel = HTTPChannel()
+    channel.requestFactory = Upgraded
+    channel.makeConnection(transport)
+    channel.dataReceived(b"GET /ws/signal/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    assert [type(r) for r in channel.requests] == [Upgraded]  # the channel and its request refer to each other
+    gone, request_gone = weakref.ref(channel), weakref.ref(channel.requests[0])
+    release = handshake.releaser(partial(handle_reply, Protocol(transport)))
+    del channel
+    gc.disable()
+    try:
+        release()
+        assert gone() is None and request_gone() is None, "left for the collector's next full pass"
+    finally:
+        gc.enable()
 
 
 def test_a_scope_releases_once_and_keeps_no_headers():

@@ -1,19 +1,22 @@
-"""A session cookie's user, with their profile, in two fixed statements: the WebSocket connect's lookup.
+"""Session cookies' users, with their profiles, in two statements: the WebSocket connect's lookup.
 
 Django's `get_user` runs three ORM queries for it (the session, the user, then the profile
 for how frames show them), and building those querysets cost a connect more than running
-them. `session_user` reads the same rows with two statements formatted once, for the case
-that is nearly every connect: database sessions, Django's ModelBackend, an active user and
-a session hash made with SECRET_KEY or one of SECRET_KEY_FALLBACKS. It decides as
-`get_user` does and writes nothing: a session of a fallback key is accepted as it stands
-and rotated by the next HTTP request, which can set the new cookie (a WebSocket cannot).
-Any other case (no such session, another backend, an inactive user, a hash that matches
-no key) answers None, and the caller asks Django's `get_user`.
+them. `session_users` reads the same rows with two statements, for any number of keys (a
+burst of connects asks for many at once), in the case that is nearly every connect:
+database sessions, Django's ModelBackend, an active user and a session hash made with
+SECRET_KEY or one of SECRET_KEY_FALLBACKS. It decides as `get_user` does and writes
+nothing: a session of a fallback key is accepted as it stands and rotated by the next HTTP
+request, which can set the new cookie (a WebSocket cannot). Any other case (no such
+session, another backend, an inactive user, a hash that matches no key) is left out, and
+the caller asks Django's `get_user`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
@@ -36,31 +39,48 @@ def applies() -> bool:
 
 def session_user(session_key: str):
     """The active user of a valid database session, their profile loaded; None: ask Django's `get_user`."""
+    return session_users([session_key]).get(session_key)
+
+
+def session_users(session_keys: Iterable[str]) -> dict[str, Any]:
+    """`session_user` for many keys in the same two statements; the keys left out are for `get_user`.
+
+    Keys of one user's sessions (several tabs, or devices) share one user instance.
+    """
     store = SessionStore()
-    if not store._validate_session_key(session_key):
-        return None
+    keys = sorted({key for key in session_keys if store._validate_session_key(key)})
+    if not keys:
+        return {}
+    wanted: dict[str, tuple[Any, str]] = {}  # session key -> (user id, session hash)
     with connection.cursor() as cursor:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        cursor.execute(_session_sql(), [session_key, now])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        data = store.decode(row[0])
-        if data.get(BACKEND_SESSION_KEY) != MODEL_BACKEND or not data.get(HASH_SESSION_KEY):
-            return None
-        try:
-            user_id = get_user_model()._meta.pk.to_python(data[SESSION_KEY])
-        except (KeyError, ValidationError):
-            return None
-        cursor.execute(_user_sql(), [user_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+        cursor.execute(_session_sql() + _placeholders(len(keys)), [now, *keys])
+        for key, raw in cursor.fetchall():
+            data = store.decode(raw)
+            if data.get(BACKEND_SESSION_KEY) != MODEL_BACKEND or not data.get(HASH_SESSION_KEY):
+                continue
+            try:
+                wanted[key] = (get_user_model()._meta.pk.to_python(data[SESSION_KEY]), data[HASH_SESSION_KEY])
+            except (KeyError, ValidationError):
+                continue
+        if not wanted:
+            return {}
+        ids = sorted({user_id for user_id, _ in wanted.values()})
+        cursor.execute(_user_sql() + _placeholders(len(ids)), ids)
+        users = {user.pk: user for user in map(_user_of, cursor.fetchall())}
+    found = {}
+    for key, (user_id, session_hash) in wanted.items():
+        user = users.get(user_id)
+        if user is not None and getattr(user, "is_active", True) and _hash_matches(session_hash, user):
+            found[key] = user
+    return found
+
+
+def _user_of(row: tuple):
+    """A user from a row of `_user_sql`, their profile (or its absence) cached on them."""
     user_columns, profile_columns = _columns()
     values = _converted(row, user_columns + profile_columns)
     user = get_user_model().from_db(connection.alias, [c.attname for c in user_columns], values[: len(user_columns)])
-    if not getattr(user, "is_active", True) or not _hash_matches(data[HASH_SESSION_KEY], user):
-        return None
     profile = values[len(user_columns) :]
     if profile[0] is not None:
         profile = Profile.from_db(connection.alias, [c.attname for c in profile_columns], profile)
@@ -68,6 +88,10 @@ def session_user(session_key: str):
         profile = None  # cached as absent, so `user.profile` raises DoesNotExist without asking again
     Profile._meta.get_field("user").remote_field.set_cached_value(user, profile)
     return user
+
+
+def _placeholders(count: int) -> str:
+    return f"({', '.join(['%s'] * count)})"
 
 
 def _hash_matches(session_hash: str, user) -> bool:
@@ -107,15 +131,15 @@ def _columns() -> tuple[list[_Column], list[_Column]]:
 
 @functools.cache
 def _session_sql() -> str:
-    """The data of an unexpired session (names from the models' metadata formatted in; values are parameters)."""
+    """Unexpired sessions' keys and data, the keys' placeholders to follow (names from the models' metadata)."""
     quote, meta = connection.ops.quote_name, SessionStore.get_model_class()._meta
     data, key, expires = (quote(meta.get_field(name).column) for name in ("session_data", "session_key", "expire_date"))
-    return f"SELECT {data} FROM {quote(meta.db_table)} WHERE {key} = %s AND {expires} > %s"  # noqa: S608
+    return f"SELECT {key}, {data} FROM {quote(meta.db_table)} WHERE {expires} > %s AND {key} IN "  # noqa: S608
 
 
 @functools.cache
 def _user_sql() -> str:
-    """A user's row and their profile's (NULLs when they have none)."""
+    """Users' rows and their profiles' (NULLs when they have none), the ids' placeholders to follow."""
     quote = connection.ops.quote_name
     user_meta, profile_meta = get_user_model()._meta, Profile._meta
     columns = [f"u.{quote(f.column)}" for f in user_meta.concrete_fields]
@@ -124,5 +148,5 @@ def _user_sql() -> str:
     return (
         f"SELECT {', '.join(columns)} FROM {quote(user_meta.db_table)} u "  # noqa: S608
         f"LEFT JOIN {quote(profile_meta.db_table)} p ON p.{link} = u.{quote(user_meta.pk.column)} "
-        f"WHERE u.{quote(user_meta.pk.column)} = %s"
+        f"WHERE u.{quote(user_meta.pk.column)} IN "
     )

@@ -19,7 +19,7 @@ from calls import sessions
 from calls.models import user_info
 from calls.net import is_trusted_proxy
 from calls.signaling import tickets
-from calls.signaling.database import on_database_thread
+from calls.signaling.database import Batched, on_database_thread
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -34,21 +34,31 @@ def _load_user(user_id: int) -> tuple[Any, dict[str, Any] | None]:
     return user, user_info(user)
 
 
-@on_database_thread
-def _session_user(session_key: str | None) -> tuple[Any, dict[str, Any] | None]:
-    """A session cookie's user and how frames show it, in one trip to the database thread.
+def _session_users(session_keys: list[str]) -> list[tuple[Any, dict[str, Any] | None]]:
+    """Session cookies' users and how frames show them, one answer per key (on the database thread).
 
     Django's own `get_user` decides (backend, active user, the session hash, with
     SECRET_KEY_FALLBACKS), as for an HTTP request, except in the common case that
-    `calls.sessions` answers with the same rows in two fixed statements.
+    `calls.sessions` answers with the same rows, two statements for all the keys.
     """
-    if not session_key:
-        return AnonymousUser(), None
-    user = sessions.session_user(session_key) if sessions.applies() else None  # the common case, in two statements
-    if user is None:
-        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-        user = get_user(SimpleNamespace(session=session))
-    return (user, user_info(user)) if user.is_authenticated else (user, None)
+    found = sessions.session_users(session_keys) if sessions.applies() else {}
+    answers: dict[str, tuple[Any, dict[str, Any] | None]] = {}
+    for key in session_keys:
+        if key not in answers:
+            user = found.get(key)
+            if user is None:
+                user = get_user(SimpleNamespace(session=import_module(settings.SESSION_ENGINE).SessionStore(key)))
+            answers[key] = (user, user_info(user)) if user.is_authenticated else (user, None)
+    return [answers[key] for key in session_keys]
+
+
+# The connects of a burst look their sessions up together (calls.signaling.database.Batched).
+_session_lookups = Batched(_session_users)
+
+
+async def _session_user(session_key: str | None) -> tuple[Any, dict[str, Any] | None]:
+    """A session cookie's user and how frames show them."""
+    return await _session_lookups(session_key) if session_key else (AnonymousUser(), None)
 
 
 def header(scope, name: bytes) -> str | None:

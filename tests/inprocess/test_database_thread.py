@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import threading
 
@@ -37,3 +38,70 @@ def test_inside_async_to_sync_it_runs_where_asgiref_would_in_the_calling_thread(
         return await database.run(threading.get_ident)
 
     assert async_to_sync(trip)() == threading.get_ident()
+
+
+class Recorder:
+    """A `many` for `database.Batched` that records its trips and answers each item doubled."""
+
+    def __init__(self, hold_first: bool = False) -> None:
+        self.trips: list[list] = []
+        self.threads: set[int] = set()
+        self.started, self.release = threading.Event(), threading.Event()
+        if not hold_first:
+            self.release.set()
+
+    def __call__(self, items: list) -> list:
+        self.trips.append(list(items))
+        self.threads.add(threading.get_ident())
+        self.started.set()
+        assert self.release.wait(10), "the test never released the first trip"
+        if any(item == "bad" for item in items):
+            raise ValueError("a bad item")
+        return [item * 2 for item in items]
+
+
+async def test_a_burst_of_calls_goes_in_one_trip_each_caller_getting_its_own_answer():
+    many = Recorder()
+    batched = database.Batched(many)
+    answers = await asyncio.gather(*(batched(i) for i in range(50)))
+    assert answers == [2 * i for i in range(50)]
+    assert many.trips == [list(range(50))]
+    assert threading.get_ident() not in many.threads  # on the database thread, not the loop's
+
+
+async def test_calls_made_while_a_trip_is_out_go_together_in_the_next():
+    many = Recorder(hold_first=True)
+    batched = database.Batched(many)
+    first = asyncio.ensure_future(batched(0))
+    assert await asyncio.to_thread(many.started.wait, 10)
+    later = [asyncio.ensure_future(batched(i)) for i in range(1, 11)]
+    await asyncio.sleep(0)
+    many.release.set()
+    assert await asyncio.gather(first, *later) == [2 * i for i in range(11)]
+    assert many.trips == [[0], list(range(1, 11))]
+    assert await batched(20) == 40 and many.trips[-1] == [20]  # a lone call later makes its own trip
+
+
+async def test_a_trip_takes_at_most_its_limit_of_items():
+    many = Recorder()
+    batched = database.Batched(many, most=200)
+    assert await asyncio.gather(*(batched(i) for i in range(450))) == [2 * i for i in range(450)]
+    assert [len(trip) for trip in many.trips] == [200, 200, 50]
+
+
+async def test_an_error_reaches_every_caller_of_its_trip_and_the_next_trip_is_made():
+    many = Recorder()
+    batched = database.Batched(many)
+    answers = await asyncio.gather(batched("a"), batched("bad"), batched("c"), return_exceptions=True)
+    assert [type(answer) for answer in answers] == [ValueError] * 3
+    assert await batched("d") == "dd"
+
+
+async def test_a_caller_cancelled_before_its_trip_is_left_out_and_the_others_answered():
+    many = Recorder()
+    batched = database.Batched(many)
+    calls = [asyncio.ensure_future(batched(i)) for i in range(3)]
+    await asyncio.sleep(0)  # each call is waiting for the trip
+    calls[1].cancel()
+    assert await asyncio.gather(calls[0], calls[2]) == [0, 4]
+    assert many.trips == [[0, 2]]

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import HASH_SESSION_KEY, get_user, get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.utils import timezone
@@ -47,7 +48,7 @@ def test_a_user_without_a_profile_row_costs_no_third_query(alice, django_assert_
     Profile.objects.filter(user=alice).delete()  # users made before profiles existed, or by bulk_create
     key = session_cookie(alice)
     with django_assert_num_queries(2):
-        user, info = auth._session_user.func(key)
+        ((user, info),) = auth._session_users([key])
     assert user == alice
     assert info == {"id": alice.pk, "username": "alice", "display_name": "alice"}
 
@@ -93,7 +94,10 @@ def too_short(alice):
     return "short"
 
 
-@pytest.mark.parametrize("case", [unknown, expired, inactive, password_changed, another_backend, no_hash, too_short])
+CASES = [unknown, expired, inactive, password_changed, another_backend, no_hash, too_short]
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_every_other_case_is_left_to_django_which_signs_nobody_in(alice, case):
     key = case(alice)
     assert sessions.session_user(key) is None
@@ -114,9 +118,34 @@ def test_a_session_of_the_previous_secret_key_is_accepted_and_left_for_http_to_r
 def test_the_connect_lookup_gives_the_user_and_how_frames_show_them(alice, django_assert_num_queries):
     key = session_cookie(alice)
     with django_assert_num_queries(2):
-        user, info = auth._session_user.func(key)
+        ((user, info),) = auth._session_users([key])
     assert user == alice
     assert info == {"id": alice.pk, "username": "alice", "display_name": "Alice A."}
+
+
+def test_many_sessions_are_looked_up_in_the_same_two_queries_each_as_django_decides(alice, django_assert_num_queries):
+    bob = get_user_model().objects.create_user("bob", "bob@example.com", "pw-unused-456")
+    keys = [session_cookie(alice), session_cookie(bob), session_cookie(alice)]  # alice in two browsers
+    others = [case(alice) for case in (unknown, expired, another_backend, no_hash, too_short)]  # alice stays valid
+    Profile.objects.filter(user=bob).update(display_name="Bob B.")
+    with django_assert_num_queries(2):
+        found = sessions.session_users(keys + others)
+        assert [found[key].profile.display_name for key in keys] == [
+            "Alice A.",
+            "Bob B.",
+            "Alice A.",
+        ]  # no more queries
+    assert found == {keys[0]: alice, keys[1]: bob, keys[2]: alice}
+    assert all(not django_user(key).is_authenticated for key in others)
+
+
+def test_the_connect_lookup_answers_every_key_in_order_django_deciding_the_rest(alice, django_assert_num_queries):
+    good, bad = session_cookie(alice), expired(alice)
+    with django_assert_num_queries(3):  # the two statements, then Django's own look at the expired session
+        answers = auth._session_users([good, bad, good])
+    assert [user for user, _ in answers] == [alice, AnonymousUser(), alice]
+    assert [info for _, info in answers] == [answers[0][1], None, answers[0][1]]
+    assert answers[0][1] == {"id": alice.pk, "username": "alice", "display_name": "Alice A."}
 
 
 def test_the_lookup_is_not_used_with_another_session_engine(settings):

@@ -8,8 +8,8 @@ to asgiref's own thread for thread-sensitive code (so Django's connections are t
 other synchronous call in the process uses), with the caller's context (log ids), closing
 obsolete connections before and after as channels does. Called from inside `async_to_sync`
 (tests, management commands), where asgiref would pick another thread, it is asgiref's
-trip unchanged. `Batched` makes the calls a burst of connects or departures asks for
-together in one trip and a few statements.
+trip unchanged. `Batched` and `batched` make the calls a burst of connects, joins or
+departures asks for together, in one trip (and, for `Batched`, a few statements).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import contextvars
 import functools
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from asgiref.sync import AsyncToSync, SyncToAsync
 from channels.db import database_sync_to_async
@@ -105,6 +105,34 @@ class Batched(Generic[T, R]):
             for _, future in batch + waiting:  # only when cancelled itself (the loop is closing)
                 future.cancel()
             waiting.clear()
+
+
+def batched(func: Callable[..., R], most: int = 200) -> Callable[..., Awaitable[R]]:
+    """`await call(*args)` runs `func(*args)` on the database thread, the calls of a burst in one trip.
+
+    Each call has its own outcome: what `func` raises for it is raised to its caller only.
+    The plain function stays at `.func`.
+    """
+
+    def many(calls: list[tuple]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        for args in calls:
+            try:
+                outcomes.append((True, func(*args)))
+            except Exception as error:  # its caller's, not the others'
+                outcomes.append((False, error))
+        return outcomes
+
+    trips = Batched(many, most)
+
+    async def call(*args: Any) -> R:
+        done, value = await trips(args)
+        if not done:
+            raise value
+        return value
+
+    call.func = func
+    return call
 
 
 def _with_fresh_connections(func: Callable[..., R], args: tuple, kwargs: dict) -> R:

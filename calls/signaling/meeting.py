@@ -60,11 +60,14 @@ def _to_room(room: str, sender: str, text: str, at: float) -> Publish:
 
 
 # -- entering ---------------------------------------------------------------------------
+_admissions = database.batched(rooms.admit)  # the joins of a burst are decided in one trip
+
+
 async def admit(conn: Connection, user, frame: protocol.Join) -> rooms.Admitted:
     """May this connection enter the room (`Room.admission`, the rooms-per-connection cap)?"""
     if frame.room not in conn.rooms and len(conn.rooms) >= settings.SIGNALING_MAX_ROOMS:
         raise ProtocolError(ErrorCode.TOO_MANY_ROOMS, "this connection is in too many rooms", frame.id)
-    admitted = await database.run(rooms.admit, user, frame.room, frame.id)
+    admitted = await _admissions(user, frame.room, frame.id)
     if admitted.first_visit:
         history.writes.admit(frame.room, conn.user_id)
     return admitted

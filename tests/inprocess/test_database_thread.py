@@ -105,3 +105,27 @@ async def test_a_caller_cancelled_before_its_trip_is_left_out_and_the_others_ans
     calls[1].cancel()
     assert await asyncio.gather(calls[0], calls[2]) == [0, 4]
     assert many.trips == [[0, 2]]
+
+
+async def test_batched_calls_of_a_burst_share_a_trip_and_each_gets_its_own_outcome(monkeypatch):
+    threads: list[int] = []
+    trips = []
+    run = database.run
+
+    async def counted(func, *args):
+        trips.append(args)
+        return await run(func, *args)
+
+    monkeypatch.setattr(database, "run", counted)
+
+    def halve(n: int) -> int:
+        threads.append(threading.get_ident())
+        if n % 2:
+            raise ValueError(f"{n} is odd")
+        return n // 2
+
+    call = database.batched(halve)
+    outcomes = await asyncio.gather(*(call(n) for n in range(6)), return_exceptions=True)
+    assert [o if isinstance(o, int) else str(o) for o in outcomes] == [0, "1 is odd", 1, "3 is odd", 2, "5 is odd"]
+    assert len(trips) == 1 and len(set(threads)) == 1 and threading.get_ident() not in threads
+    assert call.func(8) == 4

@@ -51,6 +51,8 @@ class _SubscriberProtocol(RedisProtocol):
         # One entry per channel SUBSCRIBEd on this connection and not yet confirmed, in the
         # order written (Redis confirms them in that order): name, who waits, when written.
         self.unconfirmed: deque[tuple[bytes, asyncio.Future | None, float]] = deque()
+        # Each name's latest entry there (a storm of joins asks `pending` thousands of times).
+        self.latest: dict[bytes, asyncio.Future | None] = {}
         self.heard_at = asyncio.get_running_loop().time()
         self.pinged = False
 
@@ -64,7 +66,9 @@ class _SubscriberProtocol(RedisProtocol):
                 except Exception:  # one bad delivery spares the messages after it
                     logger.exception("failed to deliver a message")
             elif isinstance(reply, list) and reply[0] == b"subscribe" and self.unconfirmed:
-                future = self.unconfirmed.popleft()[1]
+                name, future, _ = self.unconfirmed.popleft()
+                if self.latest.get(name, False) is future:
+                    del self.latest[name]
                 if future is not None and not future.done():
                     future.set_result(None)
             elif isinstance(reply, ResponseError):
@@ -76,14 +80,16 @@ class _SubscriberProtocol(RedisProtocol):
         """SUBSCRIBE to `names`; each of `futures` (None: nobody waits) is resolved when its name is confirmed."""
         now = asyncio.get_running_loop().time()
         self.unconfirmed.extend(zip(names, futures, [now] * len(names), strict=True))
+        self.latest.update(zip(names, futures, strict=True))
         self.write(command(b"SUBSCRIBE", *names))
 
     def pending(self, name: bytes) -> asyncio.Future | None:
-        """The future of `name`'s unconfirmed subscription, if there is one."""
-        for entry in reversed(self.unconfirmed):
-            if entry[0] == name:
-                return entry[1]
-        return None
+        """The future of `name`'s latest unconfirmed subscription, if there is one."""
+        return self.latest.get(name)
+
+    def forget_unconfirmed(self) -> None:
+        self.unconfirmed.clear()
+        self.latest.clear()
 
     def write(self, data: bytes) -> None:
         """Queue a command for this turn's write (a storm of joins subscribes in a few writes)."""
@@ -152,7 +158,7 @@ class Subscriber:
             else:
                 carried[name] = future
         if old is not None:
-            old.unconfirmed.clear()
+            old.forget_unconfirmed()
         if self.channels:
             loop = asyncio.get_running_loop()
             names = [name.encode() for name in self.channels]
@@ -165,7 +171,7 @@ class Subscriber:
                 future.set_exception(error)
                 future.exception()  # retrieved: the callers that waited have it
         if protocol is not None:
-            protocol.unconfirmed.clear()
+            protocol.forget_unconfirmed()
 
     async def _connected(self) -> _SubscriberProtocol:
         if self._task is None:

@@ -182,6 +182,27 @@ async def test_a_storm_of_subscriptions_goes_out_in_few_writes(redis, monkeypatc
     assert (await drain(layer, channel, 1))[0]["i"] == "last"
 
 
+def confirmation(name: bytes, count: int) -> bytes:
+    return b"*3\r\n$9\r\nsubscribe\r\n$%d\r\n%s\r\n:%d\r\n" % (len(name), name, count)
+
+
+async def test_a_name_subscribed_twice_is_pending_until_its_latest_subscribe_is_confirmed():
+    """A join that finds its room being subscribed waits for that SUBSCRIBE's confirmation, not an earlier one's."""
+    from calls.signaling import subscriber
+
+    protocol = subscriber._SubscriberProtocol(lambda channel, data: None)
+    protocol.write = lambda data: None
+    loop = asyncio.get_running_loop()
+    first, second = loop.create_future(), loop.create_future()
+    protocol.subscribe([b"a", b"b"], [first, None])
+    protocol.subscribe([b"a"], [second])
+    assert protocol.pending(b"a") is second and protocol.pending(b"b") is None and protocol.pending(b"c") is None
+    protocol.data_received(confirmation(b"a", 1))
+    assert first.done() and not second.done() and protocol.pending(b"a") is second
+    protocol.data_received(confirmation(b"b", 2) + confirmation(b"a", 2))
+    assert second.done() and protocol.pending(b"a") is None and not protocol.unconfirmed
+
+
 async def test_a_subscription_redis_does_not_confirm_fails_after_the_reply_timeout_and_comes_back(redis, monkeypatch):
     from calls.signaling import store
 

@@ -363,13 +363,26 @@ def listen_overflows() -> int:
 
 
 def scenario_joins(bench: Bench | Yardstick, peers: int = 1000, per_room: int = 5) -> dict:
+    """The storm's time, and the servers' CPU seconds for the connects and joins, then with the departures too."""
     seeded = bench.seed(200, peers // per_room, max_peers=per_room)
-    settle(bench.pids())
+    pids = bench.pids()
+    settle(pids)
     config = {"mode": "joins", "system": bench.system, "servers": bench.urls(), "sessions": seeded["sessions"],
               "rooms": seeded["rooms"], "peers": peers}  # fmt: skip
-    before = listen_overflows()
-    result = loadgen(config, bench.work, show)[-1]
+    cpu: dict[str, float] = {}
+
+    def on_line(result: dict) -> None:
+        if result.get("step") == "joins":  # everyone has joined; the generator closes them next
+            cpu["joins"] = cpu_seconds(pids) - start
+        show(result)
+
+    before, start = listen_overflows(), cpu_seconds(pids)
+    result = loadgen(config, bench.work, on_line)[-1]
     result["listen_overflows"] = listen_overflows() - before  # each one is a connect retried a second later
+    settle(pids)  # until the departures are done
+    result.update(server_cpu_s=cpu["joins"], server_cpu_with_departures_s=cpu_seconds(pids) - start)
+    print(f"  servers' CPU: {cpu['joins']:.2f} s for the connects and joins, "
+          f"{result['server_cpu_with_departures_s']:.2f} s with the departures", flush=True)  # fmt: skip
     return result
 
 
@@ -474,6 +487,8 @@ FIGURES: dict[str, Callable[[dict], float]] = {
     "server CPU s per 1,000 msgs, room": lambda r: r["cpu_room"]["cpu_s_per_1000_msgs"],
     "idle KiB per connection (2,000 held)": lambda r: r["memory"]["kib_per_connection"],
     "join storm, 1,000 peers, s": lambda r: r["joins"]["elapsed_s"],
+    "join storm, servers' CPU s for the connects and joins": lambda r: r["joins"]["server_cpu_s"],
+    "join storm, servers' CPU s with the departures": lambda r: r["joins"]["server_cpu_with_departures_s"],
     "join storm, connects dropped by a full listen queue": lambda r: r["joins"]["listen_overflows"],
     "smoke delivered, `to`, %": lambda r: 100 * r["smoke"]["relay"][0]["delivered"],
     "smoke delivered, room, %": lambda r: 100 * r["smoke"]["relay_room"][0]["delivered"],

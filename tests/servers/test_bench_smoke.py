@@ -23,6 +23,8 @@ def test_bench_smoke_relays_everything_and_joins_everyone(tmp_path):
     assert relay["sent"] > 100 and relay["received"] == relay["sent"]
     assert relay["p99_ms"] is not None and relay["p99_ms"] > 0
     assert result["joins"] == {**result["joins"], "joined": 50, "failures": 0}
+    joins = result["joins"]
+    assert 0 < joins["server_cpu_s"] <= joins["server_cpu_with_departures_s"]  # the servers' CPU is measured
 
 
 def test_bench_smoke_against_the_yardstick_relays_everything_on_both(tmp_path):

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from calls.models import PeerSession
+from calls.models import PeerSession, Room
 from calls.signaling import history
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,3 +57,55 @@ def closing_statements(count: int) -> int:
 
 def test_closing_thirty_rows_costs_the_statements_that_closing_two_does():
     assert closing_statements(30) == closing_statements(2)
+
+
+def test_rows_written_behind_are_those_the_orm_writes_and_rows_already_there_are_left_alone():
+    alice = get_user_model().objects.create_user("alice")
+    bob = get_user_model().objects.create_user("bob")
+    room = Room.objects.create(name="Standup", owner=alice)
+    PeerSession.objects.create(peer="p-old", user=alice, node="n0", user_agent="first")
+    PeerSession.objects.create(peer="p-orm", user=bob, node="n1", ip="192.0.2.7", user_agent="ua", rooms=["a"])
+    sessions = [
+        PeerSession(peer="p-new", user_id=bob.pk, node="n1", ip="192.0.2.7", user_agent="ua", rooms=["a"]),
+        PeerSession(peer="p-old", user_id=alice.pk, node="n2", user_agent="second"),
+    ]
+    history._write_rows(sessions, {(room.pk, alice.pk), (room.pk, bob.pk)})
+    fields = ["user_id", "node", "opened_at", "closed_at", "close_reason", "ip", "user_agent", "rooms"]
+    new, orm = (PeerSession.objects.values(*fields).get(peer=p) for p in ("p-new", "p-orm"))
+    assert new == {**orm, "opened_at": sessions[0].opened_at}
+    assert PeerSession.objects.get(peer="p-old").user_agent == "first"
+    assert set(room.members.values_list("username", flat=True)) == {"alice", "bob"}
+    history._write_rows([], {(room.pk, alice.pk)})  # a member already: nothing to add, nothing raised
+    assert room.members.count() == 2
+
+
+def test_a_row_of_a_user_deleted_meanwhile_is_skipped_and_the_others_written():
+    alice = get_user_model().objects.create_user("alice")
+    gone = get_user_model().objects.create_user("gone")
+    gone_id = gone.pk
+    gone.delete()
+    history._write_rows(
+        [
+            PeerSession(peer=p, user_id=uid, node="n1")
+            for p, uid in (("p1", alice.pk), ("p2", gone_id), ("p3", alice.pk))
+        ],
+        set(),
+    )
+    assert sorted(PeerSession.objects.values_list("peer", flat=True)) == ["p1", "p3"]
+
+
+def writing_statements(count: int) -> int:
+    user = get_user_model().objects.get_or_create(username="alice")[0]
+    PeerSession.objects.create(peer="there", user=user, node="n0")
+    rows = [PeerSession(peer=f"p{i}", user=user, node="n1") for i in range(count)] + [
+        PeerSession(peer="there", user=user)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        history._write_rows(rows, set())
+    assert PeerSession.objects.count() == count + 1
+    PeerSession.objects.all().delete()
+    return len(queries)
+
+
+def test_writing_thirty_rows_one_of_them_there_already_costs_the_statements_that_writing_two_does():
+    assert writing_statements(30) == writing_statements(2)

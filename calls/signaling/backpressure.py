@@ -109,6 +109,12 @@ def write_eagerly(transport: Any) -> None:
     transport.write = write
 
 
+def write_as_before(transport: Any) -> None:
+    """Undo `write_eagerly` when the connection has ended: its function refers back to the transport."""
+    if transport is not None:
+        vars(transport).pop("write", None)
+
+
 class Inbound:
     """A WebSocket's incoming messages, for its one reader: what daphne's `asyncio.Queue` does here.
 

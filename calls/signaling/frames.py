@@ -153,6 +153,12 @@ def read_eagerly(protocol: Any) -> bool:
     return True
 
 
+def read_as_before(protocol: Any) -> None:
+    """Undo `read_eagerly` when the connection has ended: its reader refers back to the protocol."""
+    if protocol is not None:
+        vars(protocol).pop("dataReceived", None)
+
+
 # What the sending fast path reads of the protocol; set from the factory when the connection is made.
 _SENDING = (
     "sendMessage",

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.web.http import HTTPChannel
 
 # Where the ASGI wrapper (calls.signaling.asgi) leaves the release function in a WebSocket's scope.
@@ -118,6 +119,18 @@ def _unlink(channel: HTTPChannel) -> None:
         request.channel = None
     channel.requests.clear()
     channel._transferDecoder = None  # holds the channel's own bound methods
+
+
+def free_when_closed(protocol: Any) -> None:
+    """autobahn resolves the protocol's `is_closed` with the protocol itself, a cycle that would
+    keep the whole connection until a full collection; nothing here reads that result."""
+    closed = getattr(protocol, "is_closed", None)
+    if isinstance(closed, Deferred):
+        closed.addCallback(_forget)
+
+
+def _forget(result: Any) -> None:
+    return None
 
 
 def release_handshake(scope: dict[str, Any]) -> None:

@@ -47,6 +47,8 @@ class Inbox:
 
     def deliver(self, event: Event) -> None:
         """Called by the channel layer for each event, synchronously, in arrival order."""
+        if self._handle is None:  # closed: nobody is there to handle it
+            return
         if self.idle and self._at_once(event):
             return
         if self._backlog is None:
@@ -69,11 +71,16 @@ class Inbox:
             self._drainer = None
 
     def close(self) -> None:
-        """The connection ended: drop what is waiting and stop the task working through it."""
+        """The connection ended: drop what is waiting and stop the task working through it.
+
+        The handlers (the consumer's bound methods) and the owner are let go too: they refer
+        back to this inbox, and the connection is then freed at once by reference counting.
+        """
         if self._backlog:
             self._backlog.clear()
         if self._drainer is not None:
             self._drainer.cancel()
+        self._handle = self._at_once = self._owner = None
 
 
 class InboxConsumer(AsyncWebsocketConsumer):
@@ -111,6 +118,8 @@ class InboxConsumer(AsyncWebsocketConsumer):
             raise inbox.failure from None
         finally:
             inbox.close()
+            if self.inbound is not None:
+                self.inbound.at_once = None  # the consumer's bound method: it refers back to the consumer
 
     async def dispatch(self, message):
         """Route by type without channels' per-message database-connection hop (no ORM here)."""

@@ -73,3 +73,20 @@ async def test_a_silent_connection_times_out_and_is_kept_for_resume(connect, mak
     assert await b.closed_with() == CloseCode.TIMEOUT
     assert await presence.connection_of(b.peer) == ""
     assert await a.nothing_more()
+
+
+async def test_a_connection_that_ended_is_freed_at_once_not_left_for_the_collector(connect, make_user, room):
+    """Its consumer, inbox and handlers refer to each other while it lives; the end lets go of them."""
+    import gc
+    import weakref
+
+    a, b = await pair(connect, make_user, room)
+    consumer = weakref.ref(b.handle)
+    gc.collect()
+    gc.disable()
+    try:
+        await b.disconnect()
+        await a.recv_type("peer-left", peer=b.peer)
+        assert consumer() is None, [type(r).__qualname__ for r in gc.get_referrers(consumer())]
+    finally:
+        gc.enable()

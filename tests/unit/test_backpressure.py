@@ -145,3 +145,26 @@ def test_daphne_still_hands_the_application_its_queues_get_and_puts_through_appl
     assert "receive=input_queue.get," in inspect.getsource(Server.create_application)
     assert "self.application_queue.put_nowait(" in inspect.getsource(WebSocketProtocol.onMessage)
     assert "self.application_queue.put_nowait(" in inspect.getsource(WebSocketProtocol.onClose)
+
+
+def test_an_ended_connections_transport_writes_as_before_and_is_freed_without_the_collector():
+    import gc
+    import socket
+    import weakref
+
+    here, there = socket.socketpair()
+    transport = _Transport(here)
+    backpressure.write_eagerly(transport)
+    backpressure.write_as_before(transport)
+    transport.write(b"late")  # Twisted's own write again: buffered
+    assert transport.buffered == [b"late"]
+    gone = weakref.ref(transport)
+    gc.disable()
+    try:
+        del transport
+        assert gone() is None, "the eager write still refers back to its transport: left for a full collection"
+    finally:
+        gc.enable()
+        here.close()
+        there.close()
+    backpressure.write_as_before(None)  # another server: nothing to undo

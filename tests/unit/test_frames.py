@@ -12,7 +12,9 @@ import autobahn.twisted.websocket as twisted_websocket
 import daphne.ws_protocol
 import pytest
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from twisted.internet.main import CONNECTION_DONE
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 
 from calls.signaling import frames
 
@@ -325,3 +327,45 @@ def test_canary_daphnes_protocol_takes_the_sender_while_its_handshake_is_pending
     protocol = daphne.ws_protocol.WebSocketFactory(server_class=None).buildProtocol(None)
     protocol.makeConnection(Transport())
     assert frames.sender(protocol) is not None
+
+
+def test_an_ended_connections_protocol_reads_as_before_and_is_freed_without_the_collector():
+    import gc
+    import weakref
+
+    protocol = connected(eager=True)
+    frames.read_as_before(protocol)
+    assert "dataReceived" not in vars(protocol)  # autobahn's own reader again
+    protocol.dataReceived(text("after"))
+    assert protocol.events[-1] == ("message", b"after", False)
+    protocol.transport = None  # as Twisted leaves it once the connection is lost
+    gone = weakref.ref(protocol)
+    gc.disable()
+    try:
+        del protocol
+        assert gone() is None, "the reader still refers back to its protocol: left for a full collection"
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("freed", [True, False])
+def test_a_closed_protocol_is_freed_without_the_collector_once_is_closed_lets_go_of_it(freed):
+    """autobahn resolves `is_closed` with the protocol itself; `handshake.free_when_closed` drops that result."""
+    import gc
+    import weakref
+
+    from calls.signaling import handshake
+
+    protocol = connected(eager=False)
+    if freed:
+        handshake.free_when_closed(protocol)
+    protocol.connectionLost(Failure(CONNECTION_DONE))
+    assert protocol.is_closed.called
+    protocol.transport = None  # as Twisted leaves it
+    gone = weakref.ref(protocol)
+    gc.disable()
+    try:
+        del protocol
+        assert (gone() is None) is freed
+    finally:
+        gc.enable()

@@ -57,8 +57,8 @@ class Batched(Generic[T, R]):
 
     The first call's trip leaves on the loop's next turn with every call made until then;
     calls made while it is out go together in the next, at most `most` a trip. A lone call
-    waits for no timer, and a storm
-    of a thousand connects costs a few trips and statements instead of a thousand of each.
+    waits for no timer, and a storm of a thousand connects costs a few trips and statements
+    instead of a thousand of each.
     `many` answers one result per item, in order; an exception it raises reaches every
     caller of that trip, and the next trip is made as usual. It runs in the context of the
     call that started the trips (log ids), not of each caller.

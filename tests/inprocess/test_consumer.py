@@ -10,6 +10,7 @@ from calls.models import Room
 from calls.signaling import departures, presence, rooms
 from calls.signaling.node import node
 from calls.signaling.protocol import CloseCode
+from tests.collector import collector_off
 from tests.helpers import SDP
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,10 +84,7 @@ async def test_a_connection_that_ended_is_freed_at_once_not_left_for_the_collect
     a, b = await pair(connect, make_user, room)
     consumer = weakref.ref(b.handle)
     gc.collect()
-    gc.disable()
-    try:
+    with collector_off():
         await b.disconnect()
         await a.recv_type("peer-left", peer=b.peer)
         assert consumer() is None, [type(r).__qualname__ for r in gc.get_referrers(consumer())]
-    finally:
-        gc.enable()

@@ -10,6 +10,7 @@ from daphne.server import Server
 from twisted.internet.abstract import FileDescriptor
 
 from calls.signaling import backpressure
+from tests.collector import collector_off
 
 
 def test_daphne_still_hands_the_application_a_partial_over_its_protocol():
@@ -148,7 +149,6 @@ def test_daphne_still_hands_the_application_its_queues_get_and_puts_through_appl
 
 
 def test_an_ended_connections_transport_writes_as_before_and_is_freed_without_the_collector():
-    import gc
     import socket
     import weakref
 
@@ -159,12 +159,9 @@ def test_an_ended_connections_transport_writes_as_before_and_is_freed_without_th
     transport.write(b"late")  # Twisted's own write again: buffered
     assert transport.buffered == [b"late"]
     gone = weakref.ref(transport)
-    gc.disable()
-    try:
+    with collector_off():
         del transport
         assert gone() is None, "the eager write still refers back to its transport: left for a full collection"
-    finally:
-        gc.enable()
-        here.close()
-        there.close()
+    here.close()
+    there.close()
     backpressure.write_as_before(None)  # another server: nothing to undo

@@ -17,6 +17,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from calls.signaling import frames
+from tests.collector import collector_off
 
 HANDSHAKE = (
     b"GET /ws/ HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -330,7 +331,6 @@ def test_canary_daphnes_protocol_takes_the_sender_while_its_handshake_is_pending
 
 
 def test_an_ended_connections_protocol_reads_as_before_and_is_freed_without_the_collector():
-    import gc
     import weakref
 
     protocol = connected(eager=True)
@@ -340,18 +340,14 @@ def test_an_ended_connections_protocol_reads_as_before_and_is_freed_without_the_
     assert protocol.events[-1] == ("message", b"after", False)
     protocol.transport = None  # as Twisted leaves it once the connection is lost
     gone = weakref.ref(protocol)
-    gc.disable()
-    try:
+    with collector_off():
         del protocol
         assert gone() is None, "the reader still refers back to its protocol: left for a full collection"
-    finally:
-        gc.enable()
 
 
 @pytest.mark.parametrize("freed", [True, False])
 def test_a_closed_protocol_is_freed_without_the_collector_once_is_closed_lets_go_of_it(freed):
     """autobahn resolves `is_closed` with the protocol itself; `handshake.free_when_closed` drops that result."""
-    import gc
     import weakref
 
     from calls.signaling import handshake
@@ -363,9 +359,6 @@ def test_a_closed_protocol_is_freed_without_the_collector_once_is_closed_lets_go
     assert protocol.is_closed.called
     protocol.transport = None  # as Twisted leaves it
     gone = weakref.ref(protocol)
-    gc.disable()
-    try:
+    with collector_off():
         del protocol
         assert (gone() is None) is freed
-    finally:
-        gc.enable()

@@ -22,6 +22,7 @@ from twisted.internet.testing import StringTransport
 from twisted.web.http import HTTPChannel, Request
 
 from calls.signaling import handshake
+from tests.collector import collector_off
 
 
 async def handle_reply(protocol, message): ...
@@ -79,12 +80,9 @@ def test_the_released_channel_and_its_request_are_freed_at_once_not_by_a_later_c
     gone, request_gone = weakref.ref(channel), weakref.ref(channel.requests[0])
     release = handshake.releaser(partial(handle_reply, Protocol(transport)))
     del channel
-    gc.disable()
-    try:
+    with collector_off():
         release()
         assert gone() is None and request_gone() is None, "left for the collector's next full pass"
-    finally:
-        gc.enable()
 
 
 def test_a_scope_releases_once_and_keeps_no_headers():
